@@ -1,0 +1,77 @@
+"""The one base class every attack subclasses, and the norms they share."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from benchmark.errors import BenchmarkError
+
+NORMS = ("Linf", "L2")
+
+
+def perturbation_norm(delta: torch.Tensor, norm: str) -> torch.Tensor:
+    flat = delta.flatten(1)
+    return flat.abs().amax(1) if norm == "Linf" else flat.norm(p=2, dim=1)
+
+
+@contextlib.contextmanager
+def attack_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no parameter gradients while attacking; the previous state comes back after."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+        model.train(was_training)
+
+
+def example_generator(seed: int, index: int, salt: str, device: torch.device) -> torch.Generator:
+    """An RNG for one example, so its randomness does not depend on how examples are batched."""
+    digest = hashlib.blake2b(f"{salt}:{seed}:{index}".encode(), digest_size=8).digest()
+    return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+class Attack:
+    """An attack under a threat model (norm, eps).
+
+    Subclasses implement `perturb`, which returns candidate adversarial inputs in [0, 1].
+    The evaluator decides success: misclassified and within the eps ball. Attacks with
+    `minimal_norm = True` (CW-L2, DeepFool) may return larger perturbations; those count
+    as failures under the protocol but their norms are reported.
+    """
+
+    minimal_norm = False
+
+    def __init__(self, name: str, norm: str, eps: float, seed: int = 0):
+        if norm not in NORMS:
+            raise BenchmarkError(f"attack {name}: norm must be one of {NORMS}, got {norm!r}")
+        if not (eps > 0):
+            raise BenchmarkError(f"attack {name}: eps must be positive, got {eps}")
+        self.name, self.norm, self.eps, self.seed = name, norm, float(eps), int(seed)
+
+    def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 index: torch.Tensor | None = None) -> torch.Tensor:
+        if index is None:
+            index = torch.arange(x.shape[0])
+        with attack_mode(model):
+            x_adv = self.perturb(model, x, y, index)
+        return x_adv.detach()
+
+    def describe(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"

@@ -1,0 +1,160 @@
+"""Run a protocol's attack battery on a model and build the evaluation record.
+
+The battery runs as a cascade by default: each attack only sees the examples that are
+still robust, as in AutoAttack. An example counts as robust only when every attack
+failed on it, so the worst case over the battery is the same as running every attack on
+every example (up to the attacks' own randomness).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+from benchmark.attacks import Attack, perturbation_norm
+from benchmark.errors import BenchmarkError
+
+SCHEMA_VERSION = 1
+
+
+def check_inputs(x: torch.Tensor, y: torch.Tensor, num_classes: int, expected_shape: tuple | None = None) -> None:
+    if x.dim() != 4:
+        raise BenchmarkError(f"images must be a batch (N, C, H, W), got shape {tuple(x.shape)}")
+    if expected_shape and tuple(x.shape[1:]) != tuple(expected_shape):
+        raise BenchmarkError(f"images have shape {tuple(x.shape[1:])} but the model expects {tuple(expected_shape)}")
+    if torch.isnan(x).any():
+        raise BenchmarkError("images contain NaN: clean the input data")
+    if x.min() < 0 or x.max() > 1:
+        raise BenchmarkError(f"pixels must lie in [0, 1], found [{x.min():.3g}, {x.max():.3g}]: divide by 255 and do not normalize (the model does)")
+    if y.shape[0] != x.shape[0] or y.min() < 0 or y.max() >= num_classes:
+        raise BenchmarkError(f"labels must be {x.shape[0]} integers in [0, {num_classes})")
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> torch.Tensor:
+    was = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, x.shape[0], batch_size)])
+    model.train(was)
+    return out
+
+
+def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: torch.Tensor,
+                index: torch.Tensor, eps: float, norm: str, batch_size: int = 500, device: str = "cpu",
+                cascade: bool = True, progress: Callable | None = None) -> dict:
+    """Attack the correctly classified examples; return clean, per-attack and worst-case results."""
+    n = x.shape[0]
+    clean_pred = predict(model, x, device=device)
+    correct = clean_pred == y
+    robust = correct.clone()
+    tol = eps * 1e-5 + 1e-6  # float slack on the projection, far below any meaningful change
+    per_attack, outcomes = [], {}
+    for attack in attacks:
+        todo = torch.nonzero(robust if cascade else correct).flatten()
+        outcome = torch.full((n,), -1, dtype=torch.int8)  # -1 not attacked, 0 failed, 1 succeeded
+        norms = torch.full((n,), float("nan"))
+        start = time.perf_counter()
+        for lo in range(0, todo.numel(), batch_size):
+            b = todo[lo:lo + batch_size]
+            xb, yb = x[b].to(device), y[b].to(device)
+            x_adv = attack(model, xb, yb, index[b])
+            if x_adv.shape != xb.shape:
+                raise BenchmarkError(f"attack {attack.name} returned shape {tuple(x_adv.shape)}, expected {tuple(xb.shape)}")
+            with torch.inference_mode():
+                pred_adv = model(x_adv).argmax(1)
+            dist = perturbation_norm((x_adv - xb).float(), norm)
+            in_range = (x_adv.flatten(1).amin(1) >= -1e-6) & (x_adv.flatten(1).amax(1) <= 1 + 1e-6)
+            fooled = (pred_adv != yb) & in_range & torch.isfinite(dist)
+            success = fooled & (dist <= eps + tol)
+            outcome[b] = success.cpu().to(torch.int8)
+            norms[b] = torch.where(fooled, dist, torch.full_like(dist, float("nan"))).cpu()
+            if progress:
+                progress(attack.name, b.numel())
+        seconds = time.perf_counter() - start
+        broken = outcome == 1
+        robust &= ~broken
+        found = norms[~torch.isnan(norms)]
+        per_attack.append({
+            "name": attack.name,
+            "type": type(attack).__name__,
+            "params": attack.describe(),
+            "n_attacked": int(todo.numel()),
+            "n_success": int(broken.sum()),
+            "robust_accuracy": float((robust if cascade else (correct & ~broken)).float().mean()),
+            "median_norm": float(found.median()) if found.numel() else None,
+            "n_fooled_any_norm": int(found.numel()),
+            "seconds": round(seconds, 3),
+        })
+        outcomes[attack.name] = outcome.tolist()
+    return {
+        "clean_accuracy": float(correct.float().mean()),
+        "robust_accuracy": float(robust.float().mean()),
+        "attacks": per_attack,
+        "per_example": {"index": index.tolist(), "label": y.tolist(), "clean_correct": correct.int().tolist(),
+                        "robust": robust.int().tolist(), **outcomes},
+    }
+
+
+def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
+                   batch_size: int = 500, device: str = "cpu", cascade: bool | None = None,
+                   show_progress: bool = True, eps: float | None = None) -> dict:
+    """Evaluate under the protocol; returns the result part of a record."""
+    from tqdm.auto import tqdm
+
+    eps = protocol.eps if eps is None else eps
+    attacks = protocol.build_attacks(eps)
+    cascade = protocol.cascade if cascade is None else cascade
+    bar = tqdm(total=len(attacks), desc="attacks", unit="attack", disable=not show_progress, leave=False)
+    current = {"name": None}
+
+    def progress(name: str, k: int):
+        if name != current["name"]:
+            if current["name"] is not None:
+                bar.update(1)
+            current["name"] = name
+            bar.set_postfix_str(name)
+
+    model = model.to(device).eval()
+    t0 = time.perf_counter()
+    result = run_battery(model, attacks, x, y, index, eps, protocol.threat_model, batch_size, device,
+                         cascade, progress)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    result["eps"] = eps
+    result["cascade"] = cascade
+    return result
+
+
+def record_header(model_name: str, protocol, device: str, seed: int) -> dict:
+    from benchmark.io import git_commit, library_versions
+
+    return {
+        "schema": SCHEMA_VERSION,
+        "complete": True,
+        "model": model_name,
+        "protocol": protocol.to_dict(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        "seed": seed,
+        "git_commit": git_commit(),
+        "versions": library_versions(),
+    }
+
+
+def summary_rows(record: dict) -> list[tuple[str, str]]:
+    rows = [("clean", f"{100 * record['clean_accuracy']:.1f}%")]
+    for a in record["attacks"]:
+        extra = f"  (median norm of found perturbations {a['median_norm']:.3f})" if a.get("median_norm") is not None and a["type"] in ("DeepFool", "CarliniWagnerL2") else ""
+        rows.append((a["name"], f"{100 * a['robust_accuracy']:.1f}%  [{a['n_success']}/{a['n_attacked']} broken, {a['seconds']:.1f}s]{extra}"))
+    rows.append(("worst case", f"{100 * record['robust_accuracy']:.1f}%"))
+    return rows
+
+
+def finite_or_none(v):
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
