@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install everything the benchmark needs on a fresh Debian machine: the offline
+# Fashion-MNIST data set (apt) and the Python packages (pip).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq dataset-fashion-mnist
+fi
+PY=${PYTHON:-python3}
+# torch first, pinned to the release the project is tested with (a local wheel on the dev machines)
+$PY -m pip install -q torch==2.14.1 torchvision==0.29.1
+$PY -m pip install -q -e ".[test]"

@@ -1,0 +1,72 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+torch.set_num_threads(2)
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def fmnist_available():
+    if not (FMNIST / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail("Fashion-MNIST is missing: run `apt-get install dataset-fashion-mnist` (scripts/install.sh does)")
+    return FMNIST
+
+
+def fit(model, x, y, epochs=1, lr=0.01, batch_size=128, seed=0):
+    torch.manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[0])
+        for i in range(0, x.shape[0], batch_size):
+            b = perm[i:i + batch_size]
+            loss = F.cross_entropy(model(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def target_data(fmnist_available):
+    from benchmark.data import load_task
+
+    train, test = load_task("fmnist-tgt", True), load_task("fmnist-tgt", False)
+    return (train.images[:8000].float() / 255, train.labels[:8000],
+            test.images[:200].float() / 255, test.labels[:200])
+
+
+@pytest.fixture(scope="session")
+def natural_model(target_data):
+    """A naturally trained small CNN on the Fashion-MNIST target classes (about 90% clean)."""
+    from benchmark.models import build_model
+
+    x, y, _, _ = target_data
+    torch.manual_seed(0)
+    return fit(build_model("small_cnn", 5, "fashion-mnist"), x, y, epochs=2)
+
+
+def write_entry(zoo: Path, name: str, **fields):
+    base = {"name": name, "task": "fmnist-tgt", "architecture": "small_cnn", "threat_model": "Linf", "eps": 0.1,
+            "protocol": "fmnist-linf-quick", "strategy": "natural", "n_per_class": 40,
+            "recipe": {"epochs": 2, "batch_size": 64, "lr": 0.02, "seed": 0}, "suites": ["test"]}
+    base.update(fields)
+    (zoo / f"{name}.yaml").write_text(yaml.safe_dump(base))
+    return base
+
+
+@pytest.fixture()
+def tiny_zoo(tmp_path, monkeypatch, fmnist_available):
+    """An empty zoo, cache and results folder of the test's own, selected through the environment."""
+    zoo, cache, results = tmp_path / "zoo", tmp_path / "cache", tmp_path / "results"
+    zoo.mkdir()
+    monkeypatch.setenv("RTB_ZOO_DIR", str(zoo))
+    monkeypatch.setenv("RTB_CACHE", str(cache))
+    monkeypatch.setenv("RTB_RESULTS", str(results))
+    return zoo, cache, results

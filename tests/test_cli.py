@@ -1,0 +1,66 @@
+"""End to end through the CLI on a tiny zoo of the test's own."""
+
+import json
+
+import pytest
+
+from benchmark.cli import main
+from tests.conftest import write_entry
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_evaluate_and_report(tiny_zoo, capsys):
+    zoo, cache, results = tiny_zoo
+    write_entry(zoo, "tiny_src", task="fmnist-src", n_per_class=60)
+    write_entry(zoo, "tiny_lin", strategy="linear", source="tiny_src", n_per_class=20)
+    code, out, _ = run(capsys, "train", "--model", "tiny_lin", "--quiet")
+    assert code == 0 and "tiny_src" in out and "tiny_lin" in out  # the source is trained first
+    assert (cache / "tiny_lin.safetensors").is_file()
+    code, out, _ = run(capsys, "evaluate", "--model", "tiny_lin", "--n", "40", "--quiet")
+    assert code == 0 and "worst case" in out
+    rec = json.loads((results / "fmnist-linf-quick" / "tiny_lin.json").read_text())
+    assert rec["complete"] and rec["n_examples"] == 40 and rec["training"]["cost"]["fb_passes"] > 0
+    assert rec["robust_accuracy"] <= min(a["robust_accuracy"] for a in rec["attacks"])
+    assert len(rec["per_example"]["index"]) == 40 and rec["versions"]["torch"]
+    code, out, _ = run(capsys, "zoo", "list")
+    assert "tiny_lin" in out and "yes" in out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["evaluate", "--model", "nope"], "unknown model 'nope'"),
+    (["evaluate", "--model", "tiny", "--protocol", "nope"], "unknown protocol 'nope': choose one of"),
+    (["evaluate", "--model", "tiny"], "no weights for tiny"),
+    (["evaluate", "--model", "tiny", "--device", "cuda"], "no CUDA GPU"),
+    (["train", "--model", "tiny", "--data-dir", "/nonexistent", "--quiet"], "apt-get install dataset-fashion-mnist"),
+])
+def test_clear_one_line_errors(tiny_zoo, capsys, argv, match):
+    zoo, _, _ = tiny_zoo
+    write_entry(zoo, "tiny")
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert __import__("re").search(match, err), err
+    if "no weights" in match:
+        assert "python -m benchmark train --model tiny" in err
+
+
+def test_corrupt_and_mismatched_weights(tiny_zoo, capsys):
+    zoo, cache, _ = tiny_zoo
+    write_entry(zoo, "tiny")
+    assert run(capsys, "train", "--model", "tiny", "--quiet")[0] == 0
+    weights = cache / "tiny.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-10] + b"0123456789")
+    code, _, err = run(capsys, "evaluate", "--model", "tiny", "--n", "10", "--quiet")
+    assert code == 2 and "sha256" in err and "python -m benchmark train --model tiny" in err
+    # weights of another architecture: same file name, no recorded checksum
+    write_entry(zoo, "tiny", head={"type": "mlp", "hidden": [32]})
+    weights.write_bytes(good)
+    (cache / "tiny.train.json").unlink()
+    code, _, err = run(capsys, "evaluate", "--model", "tiny", "--n", "10", "--quiet")
+    assert code == 2 and "do not fit the entry's architecture" in err

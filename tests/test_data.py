@@ -1,0 +1,61 @@
+import gzip
+import struct
+
+import pytest
+import torch
+
+from benchmark.data import eval_subset, hash_order, load_task, stratified_subset
+from benchmark.data.datasets import load_dataset, read_idx
+from benchmark.errors import BenchmarkError
+
+
+def test_hash_order_is_a_fixed_permutation():
+    order = hash_order(1000, seed=0)
+    assert sorted(order.tolist()) == list(range(1000))
+    assert torch.equal(order, hash_order(1000, seed=0))
+    assert not torch.equal(order, hash_order(1000, seed=1))
+    # pinned: the same examples on every machine and library version
+    assert order[:5].tolist() == [592, 617, 594, 84, 264]
+    assert eval_subset(5000, 500, 0)[:5].tolist() == [6, 15, 16, 19, 32]
+
+
+def test_stratified_subset_is_balanced_and_nested_free():
+    labels = torch.arange(10).repeat_interleave(100)
+    for n in (10, 25, 50, 100):
+        idx = stratified_subset(labels, n, seed=0)
+        assert torch.equal(torch.bincount(labels[idx]), torch.full((10,), n))
+        assert torch.equal(idx, stratified_subset(labels, n, seed=0))
+        assert idx.unique().numel() == idx.numel()
+    assert not torch.equal(stratified_subset(labels, 10, 0), stratified_subset(labels, 10, 1))
+    assert stratified_subset(labels, None, 0).numel() == 1000
+    with pytest.raises(BenchmarkError, match="fewer than n_per_class"):
+        stratified_subset(labels, 101, 0)
+
+
+def test_fmnist_transfer_split(fmnist_available):
+    src, tgt = load_task("fmnist-src", True), load_task("fmnist-tgt", True)
+    assert len(src) == len(tgt) == 30000
+    assert set(src.labels.unique().tolist()) == set(tgt.labels.unique().tolist()) == {0, 1, 2, 3, 4}
+    full = load_dataset("fashion-mnist", True)
+    # target label 0 is Fashion-MNIST class 5 (sandal): same images
+    assert torch.equal(tgt.images[tgt.labels == 0][:3], full.images[full.labels == 5][:3])
+    assert load_task("fmnist-tgt", False).images.shape == (5000, 1, 28, 28)
+
+
+def test_idx_reader_and_corrupt_file(tmp_path):
+    data = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(2, 3, 4)
+    raw = struct.pack(">HBB", 0, 8, 3) + struct.pack(">III", 2, 3, 4) + bytes(data.flatten().tolist())
+    (tmp_path / "x.gz").write_bytes(gzip.compress(raw))
+    assert torch.equal(read_idx(tmp_path / "x.gz"), data)
+    (tmp_path / "bad").write_bytes(raw[:-3])
+    with pytest.raises(BenchmarkError, match="corrupt IDX"):
+        read_idx(tmp_path / "bad")
+
+
+def test_missing_dataset_names_the_fix(tmp_path):
+    with pytest.raises(BenchmarkError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", True, data_dir=tmp_path, download=False)
+    with pytest.raises(BenchmarkError, match="CIFAR-10 not found"):
+        load_dataset("cifar10", True, data_dir=tmp_path, download=False)
+    with pytest.raises(BenchmarkError, match="unknown dataset"):
+        load_dataset("mnist-ish", True)
