@@ -57,7 +57,7 @@ def cmd_check(args) -> int:
     for name in names:
         get_entry(name, entries)
         ref_path = record_path(name, protocol.name, args.reference_dir)
-        fresh, _ = evaluate_entry(name, protocol.name, None, device, data_dir=args.data_dir, cache=args.cache_dir,
+        fresh, _ = evaluate_entry(name, args.protocol, None, device, data_dir=args.data_dir, cache=args.cache_dir,
                                   show_progress=not args.quiet, write=False)
         if args.update:
             write_record(fresh, ref_path)

@@ -56,12 +56,18 @@ def cmd_evaluate(args) -> int:
                                       batch_size=args.batch_size, data_dir=args.data_dir, cache=args.cache_dir,
                                       results_root=args.results_dir, show_progress=not args.quiet,
                                       cascade=None if args.cascade is None else args.cascade == "on",
-                                      eps=args.eps)
+                                      eps=args.eps, guards=not args.no_guards)
+        if path is None:  # another rank under torchrun: rank 0 prints and writes
+            continue
         print(f"\n{name} under {record['protocol']['name']} v{record['protocol']['version']} "
               f"({record['protocol']['threat_model']} eps={record['eps']:g}, n={record['n_examples']}, "
               f"{'cascade' if record['cascade'] else 'every attack on every example'})")
         for label, value in summary_rows(record):
             print(f"  {label:<12} {value}")
+        g = record.get("guards")
+        if g:
+            print(f"  guards       {'FLAGGED: ' + '; '.join(g['flags']) if g['flagged'] else 'passed'} "
+                  f"({g['seconds']:.1f}s on {g['n_examples']} examples)")
         print(f"  evaluation time {time.perf_counter() - t0:.1f}s; record: {path}")
     return 0
 
@@ -89,6 +95,8 @@ def cmd_train(args) -> int:
             continue
         rec = train_entry(entry, data_dir=args.data_dir, cache=args.cache_dir, device=device,
                           resume=not args.no_resume, show_progress=not args.quiet, results_root=args.results_dir)
+        if rec is None:  # another rank under torchrun: rank 0 reports
+            continue
         last = rec["history"][-1] if rec["history"] else {}
         print(f"{name}: {rec['epochs']} epochs on {rec['n_train']} examples in {rec['wall_seconds']:.1f}s, "
               f"cost {rec['cost']['fb_passes']:.3g} fwd+bwd passes, train acc {last.get('train_accuracy', 0):.3f}")
@@ -112,7 +120,7 @@ def cmd_run(args) -> int:
     args.all, args.model, args.force = True, None, False
     cmd_train(args)
     t_train = time.perf_counter() - t0
-    args.model, args.n, args.cascade, args.eps = names, None, None, None
+    args.model, args.n, args.cascade, args.eps, args.no_guards = names, None, None, None, False
     args.protocol = args.protocol or SUITE_PROTOCOLS.get(args.suite)
     cmd_evaluate(args)
     print(f"\nsuite {args.suite}: {len(names)} entries, training {t_train:.0f}s, "
@@ -143,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--cascade", choices=["on", "off"], default=None,
                    help="off: every attack on every example (per-attack robust accuracy)")
+    p.add_argument("--no-guards", action="store_true", help="skip the gradient-masking guards")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -164,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_run)
 
-    for extra in ("report", "check", "sweep"):
+    for extra in ("report", "check", "sweep", "perf"):
         try:
             module = __import__(f"benchmark.{extra}", fromlist=["add_parser"])
         except ImportError:

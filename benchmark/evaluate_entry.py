@@ -28,19 +28,25 @@ def evaluation_data(task: str, protocol, n: int | None, data_dir=None):
 
 def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = None, device: str = "cpu",
                    batch_size: int = 500, data_dir=None, cache=None, results_root=None, show_progress: bool = True,
-                   cascade: bool | None = None, eps: float | None = None, write: bool = True):
+                   cascade: bool | None = None, eps: float | None = None, write: bool = True,
+                   guards: bool = True):
     from benchmark.data.tasks import get_task
     from benchmark.evaluation import check_inputs, evaluate_model, record_header
     from benchmark.protocol import MAX_EPS, load_protocol
     from benchmark.results import record_path, write_record
     from benchmark.zoo import get_entry, load_model, training_record_path
 
+    from benchmark.distributed import setup
+
+    device = setup(device).device(device)
     entry = get_entry(name)
     protocol = load_protocol(protocol_name or entry.protocol)
     if eps is not None and not (0 < eps <= MAX_EPS[protocol.threat_model]):
         raise BenchmarkError(f"--eps must be in (0, {MAX_EPS[protocol.threat_model]}] for {protocol.threat_model}, got {eps}")
     if batch_size <= 0:
         raise BenchmarkError(f"--batch-size must be positive, got {batch_size}")
+    if n is not None and n <= 0:
+        raise BenchmarkError(f"--n must be positive, got {n}")
     model = load_model(name, device, cache)
     x, y, index = evaluation_data(entry.task, protocol, n, data_dir)
     task = get_task(entry.task)
@@ -54,6 +60,18 @@ def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = 
         t = json.loads(train_rec.read_text())
         record["training"] = {k: t.get(k) for k in ("wall_seconds", "cost", "epochs", "n_train", "device", "sha256")}
     record.update(result)
+    ctx = setup(device)
+    if ctx.enabled:
+        record["world_size"] = ctx.world_size
+        if not ctx.is_main:  # rank 0 runs the guards and writes the one record
+            return record, None
+    if guards:
+        import torch
+
+        from benchmark.guards import run_guards
+
+        robust = torch.tensor(result["per_example"]["robust"])
+        record["guards"] = run_guards(model, protocol, x, y, index, robust, result["eps"], device)
     path = record_path(name, protocol.name, results_root, eps if eps is not None and eps != protocol.eps else None)
     if write:
         write_record(record, path)

@@ -50,10 +50,11 @@ def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: tor
     """Attack the correctly classified examples; return clean, per-attack and worst-case results."""
     n = x.shape[0]
     clean_pred = predict(model, x, device=device)
-    correct = clean_pred == y
+    correct = clean_pred == y.cpu()
     robust = correct.clone()
     tol = eps * 1e-5 + 1e-6  # float slack on the projection, far below any meaningful change
-    per_attack, outcomes = [], {}
+    per_example = {"index": index.tolist(), "label": y.tolist(), "clean_correct": correct.int().tolist()}
+    meta = []
     for attack in attacks:
         todo = torch.nonzero(robust if cascade else correct).flatten()
         outcome = torch.full((n,), -1, dtype=torch.int8)  # -1 not attacked, 0 failed, 1 succeeded
@@ -75,29 +76,54 @@ def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: tor
             norms[b] = torch.where(fooled, dist, torch.full_like(dist, float("nan"))).cpu()
             if progress:
                 progress(attack.name, b.numel())
-        seconds = time.perf_counter() - start
+        robust &= outcome != 1
+        per_example[attack.name] = outcome.tolist()
+        per_example[f"norm:{attack.name}"] = [None if v != v else round(v, 6) for v in norms.tolist()]
+        meta.append({"name": attack.name, "type": type(attack).__name__, "params": attack.describe(),
+                     "seconds": round(time.perf_counter() - start, 3)})
+    return summarize(per_example, meta, cascade)
+
+
+def summarize(per_example: dict, meta: list[dict], cascade: bool) -> dict:
+    """Clean, per-attack and worst-case accuracy from per-example outcomes alone.
+
+    Single-process and sharded evaluations both go through here, so equal per-example
+    outcomes give equal records.
+    """
+    correct = torch.tensor(per_example["clean_correct"], dtype=torch.bool)
+    robust = correct.clone()
+    per_attack = []
+    for m in meta:
+        outcome = torch.tensor(per_example[m["name"]], dtype=torch.int8)
         broken = outcome == 1
         robust &= ~broken
-        found = norms[~torch.isnan(norms)]
+        found = torch.tensor([v for v in per_example[f"norm:{m['name']}"] if v is not None])
         per_attack.append({
-            "name": attack.name,
-            "type": type(attack).__name__,
-            "params": attack.describe(),
-            "n_attacked": int(todo.numel()),
+            **m,
+            "n_attacked": int((outcome >= 0).sum()),
             "n_success": int(broken.sum()),
             "robust_accuracy": float((robust if cascade else (correct & ~broken)).float().mean()),
             "median_norm": float(found.median()) if found.numel() else None,
             "n_fooled_any_norm": int(found.numel()),
-            "seconds": round(seconds, 3),
         })
-        outcomes[attack.name] = outcome.tolist()
-    return {
-        "clean_accuracy": float(correct.float().mean()),
-        "robust_accuracy": float(robust.float().mean()),
-        "attacks": per_attack,
-        "per_example": {"index": index.tolist(), "label": y.tolist(), "clean_correct": correct.int().tolist(),
-                        "robust": robust.int().tolist(), **outcomes},
-    }
+    per_example["robust"] = robust.int().tolist()
+    return {"clean_accuracy": float(correct.float().mean()), "robust_accuracy": float(robust.float().mean()),
+            "attacks": per_attack, "per_example": per_example}
+
+
+def merge_shards(parts: list, attacks_meta: list[dict], cascade: bool) -> dict:
+    """Put per-example results from every rank back in subset order and summarize them."""
+    n = sum(len(pos) for pos, _, _ in parts)
+    keys = list(parts[0][1])
+    merged = {k: [None] * n for k in keys if k != "robust"}
+    for positions, per_example, _ in parts:
+        for k in merged:
+            for p, v in zip(positions, per_example[k]):
+                merged[k][p] = v
+    meta = [{k: v for k, v in a.items() if k in ("name", "type", "params")} for a in attacks_meta]
+    for i, m in enumerate(meta):
+        m["seconds"] = max(secs[i] for _, _, secs in parts)  # ranks run side by side
+    return summarize(merged, meta, cascade)
 
 
 def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
@@ -109,7 +135,11 @@ def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor,
     eps = protocol.eps if eps is None else eps
     attacks = protocol.build_attacks(eps)
     cascade = protocol.cascade if cascade is None else cascade
-    bar = tqdm(total=len(attacks), desc="attacks", unit="attack", disable=not show_progress, leave=False)
+    from benchmark.distributed import all_gather, setup, shard
+
+    ctx = setup(device)
+    bar = tqdm(total=len(attacks), desc="attacks", unit="attack", disable=not (show_progress and ctx.is_main),
+               leave=False)
     current = {"name": None}
 
     def progress(name: str, k: int):
@@ -121,8 +151,11 @@ def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor,
 
     model = model.to(device).eval()
     t0 = time.perf_counter()
-    result = run_battery(model, attacks, x, y, index, eps, protocol.threat_model, batch_size, device,
-                         cascade, progress)
+    mine = shard(ctx, x.shape[0])  # under torchrun each rank attacks its share of the fixed subset
+    part = run_battery(model, attacks, x[mine], y[mine], index[mine], eps, protocol.threat_model, batch_size,
+                       device, cascade, progress if ctx.is_main else None)
+    parts = all_gather(ctx, (mine.tolist(), part["per_example"], [a["seconds"] for a in part["attacks"]]))
+    result = merge_shards(parts, part["attacks"], cascade)
     bar.update(bar.total - bar.n)
     bar.close()
     result["seconds"] = round(time.perf_counter() - t0, 3)

@@ -84,6 +84,20 @@ def _n_value(v) -> int:
     return FULL_SIZE if v in ("all", None) else int(v)
 
 
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_size: int = 8) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
 def plot_data_size(df, out: Path, protocol: str) -> Path | None:
     import matplotlib.pyplot as plt
 
@@ -91,7 +105,7 @@ def plot_data_size(df, out: Path, protocol: str) -> Path | None:
     if g.empty:
         return None
     g["n"] = g["n_per_class"].map(_n_value)
-    fams = [f for f, s in g.groupby("family") if s["n"].nunique() >= 3]
+    fams = [f for f, s in g.groupby("family") if s["n"].nunique() >= 2]
     if not fams:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
@@ -129,16 +143,8 @@ def plot_blocks(df, out: Path, protocol: str) -> Path | None:
     ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label="robust (worst case)")
     ax.plot([p[0] for p in pts], [100 * p[2] for p in pts], marker="s", ls="--", label="clean")
     ax.set_xticks([p[0] for p in pts])
-    ax.set_xlabel("blocks re-initialized and retrained naturally (0 = linear head only)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"Robustness erodes as more blocks are retrained ({protocol})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = out / f"blocks_{protocol}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, out / f"blocks_{protocol}.png", "blocks re-initialized and retrained naturally (0 = linear head only)",
+                 "accuracy (%)", f"Robustness erodes as more blocks are retrained ({protocol})", 10)
 
 
 def plot_cost(df, out: Path, protocol: str) -> Path | None:
@@ -151,16 +157,9 @@ def plot_cost(df, out: Path, protocol: str) -> Path | None:
     for fam, s in sorted(g.groupby("family"), key=lambda t: t[0]):
         ax.scatter(s["cost"], 100 * s["robust"], label=fam, s=30)
     ax.set_xscale("log")
-    ax.set_xlabel("training cost (forward+backward passes per example, summed; log scale)")
-    ax.set_ylabel("robust accuracy, worst case (%)")
-    ax.set_title(f"Robust accuracy versus training cost ({protocol})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / f"cost_{protocol}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, out / f"cost_{protocol}.png",
+                 "training cost (forward+backward passes per example, summed; log scale)",
+                 "robust accuracy, worst case (%)", f"Robust accuracy versus training cost ({protocol})", 7)
 
 
 def plot_eps(df_sweeps, out: Path, protocol: str) -> Path | None:
@@ -175,16 +174,8 @@ def plot_eps(df_sweeps, out: Path, protocol: str) -> Path | None:
             continue
         s = s.sort_values("eps")
         ax.plot(s["eps"], 100 * s["robust"], marker="o", label=model)
-    ax.set_xlabel(f"eps ({g.threat.iloc[0]} radius, pixels in [0, 1])")
-    ax.set_ylabel("robust accuracy, worst case (%)")
-    ax.set_title(f"Robust accuracy versus eps ({protocol})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / f"eps_{protocol}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, out / f"eps_{protocol}.png", f"eps ({g.threat.iloc[0]} radius, pixels in [0, 1])",
+                 "robust accuracy, worst case (%)", f"Robust accuracy versus eps ({protocol})", 7)
 
 
 def build_report(results_root=None, reports_root=None) -> Path:

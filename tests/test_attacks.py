@@ -22,7 +22,7 @@ def test_natural_model_is_accurate(natural_model, target_data):
     PGD("pgd-l2", "L2", 1.5, steps=10),
     DeepFool("deepfool", "Linf", 0.1),
     DeepFool("deepfool-l2", "L2", 1.5),
-    CarliniWagnerL2("cw-l2", "L2", 1.5, c=10.0, steps=100, lr=0.05),
+    CarliniWagnerL2("cw-l2", "L2", 1.5, c_values=[1.0, 10.0, 100.0], steps=100, lr=0.05),
     AutoAttack("aa", "Linf", 0.1, version="custom", attacks=["apgd-ce"]),
 ], ids=lambda a: a.name)
 def test_every_attack_lowers_accuracy_within_budget(attack, natural_model, target_data):

@@ -36,6 +36,9 @@ def test_train_evaluate_and_report(tiny_zoo, capsys):
     (["evaluate", "--model", "tiny", "--protocol", "nope"], "unknown protocol 'nope': choose one of"),
     (["evaluate", "--model", "tiny"], "no weights for tiny"),
     (["evaluate", "--model", "tiny", "--device", "cuda"], "no CUDA GPU"),
+    (["evaluate", "--model", "tiny", "--eps", "1.5"], r"--eps must be in \(0, 1.0\]"),
+    (["evaluate", "--model", "tiny", "--eps", "-0.1"], r"--eps must be in"),
+    (["evaluate", "--model", "tiny", "--n", "0"], "--n must be positive"),
     (["train", "--model", "tiny", "--data-dir", "/nonexistent", "--quiet"], "apt-get install dataset-fashion-mnist"),
 ])
 def test_clear_one_line_errors(tiny_zoo, capsys, argv, match):

@@ -67,6 +67,10 @@ def main():
               "fmnist_src_robust", n, head={"type": "mlp", "hidden": [128, 128]},
               suites=("quick", "full") if n is None else ("full",),
               desc="Two-hidden-layer MLP head on the frozen robust source.")
+    fast = {**adv, "epochs": low_data_recipe(100, adv)["epochs"], "batch_size": 64}
+    fast.pop("attack_steps")
+    entry("fmnist_fast_scratch_n100", "fmnist-tgt", "fast_at", fast, None, 100, suites=("full",),
+          desc="Baseline: fast adversarial training (FGSM + random start) from scratch on 100 examples per class.")
     entry("fmnist_linear_natsrc", "fmnist-tgt", "linear", head_recipe, "fmnist_src_natural",
           desc="Control: linear head on the frozen naturally trained source.")
     for k in (1, 2, 3):

@@ -18,8 +18,8 @@ from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_torch_save, atomic_write, atomic_write_json, sha256_file
 from benchmark.training.cost import CostMeter, block_mac_shares
 from benchmark.training.objectives import OBJECTIVES, free_at_batch
-from benchmark.zoo import (ZooEntry, build_entry_model, cache_dir, load_model, load_state, load_weights_into,
-                           training_record_path, verify_weights, weights_path)
+from benchmark.zoo import (ZooEntry, build_entry_model, cache_dir, load_model, training_record_path, verify_weights,
+                           weights_path)
 
 
 def checkpoint_path(entry: ZooEntry, cache=None) -> Path:
@@ -41,8 +41,11 @@ def prepare_model(entry: ZooEntry, cache, device: str, seed: int):
     if entry.source:
         src_entry_model = load_model(entry.source, "cpu", cache)
         body = {k: v for k, v in src_entry_model.state_dict().items() if not k.startswith("head.")}
-        missing = model.load_state_dict(body, strict=False)
-        if any(not k.startswith("head.") for k in missing.missing_keys) or missing.unexpected_keys:
+        try:
+            missing = model.load_state_dict(body, strict=False)
+        except RuntimeError:  # shapes differ
+            missing = None
+        if missing is None or any(not k.startswith("head.") for k in missing.missing_keys) or missing.unexpected_keys:
             raise BenchmarkError(f"entry {entry.name}: source {entry.source} has a different architecture")
         if entry.strategy in ("linear", "mlp"):
             frozen = model.num_blocks
@@ -94,14 +97,22 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu", resume: bool = True,
-                show_progress: bool = True, results_root=None, stop_after_batches: int | None = None) -> dict:
-    """Train `entry` from its recipe and write weights, sha256 and a training record."""
+                show_progress: bool = True, results_root=None, stop_after_batches: int | None = None) -> dict | None:
+    """Train `entry` from its recipe and write weights, sha256 and a training record.
+
+    Under torchrun every rank takes its share of each global batch and DistributedDataParallel
+    averages the gradients; rank 0 writes checkpoints, weights and records (others return None).
+    """
     from tqdm.auto import tqdm
 
     from benchmark.data import load_task, stratified_subset
     from benchmark.data.datasets import ImageDataset
     from benchmark.data.tasks import get_task
+    from benchmark.distributed import all_reduce_sum, setup
 
+    ctx = setup(device)
+    device = ctx.device(device)
+    show_progress = show_progress and ctx.is_main
     recipe = dict(entry.recipe)
     seed = int(recipe.get("seed", 0))
     cfg = {**recipe, "eps": float(recipe.get("eps", entry.eps)), "norm": entry.threat_model}
@@ -109,7 +120,8 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
 
     data = load_task(entry.task, True, data_dir)
     if not isinstance(data, ImageDataset):
-        raise BenchmarkError(f"entry {entry.name}: folder datasets are evaluated, not trained, by this pipeline yet")
+        raise BenchmarkError(f"entry {entry.name}: training from an image folder is not implemented yet; "
+                             "put published weights in the cache to evaluate this entry")
     idx = stratified_subset(data.labels, entry.n_per_class, seed)
     images, labels = data.images[idx], data.labels[idx]
     n = images.shape[0]
@@ -118,15 +130,20 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
     task = get_task(entry.task)
     shares = block_mac_shares(model, (task.channels, task.image_size, task.image_size))
     trained_share = sum(shares[frozen:])
-    meter = CostMeter()
+    cost = CostMeter()
     t_start = time.perf_counter()
     inputs = None
     if frozen:
-        meter.add(n, forward=sum(shares[:frozen]), backward=0)
+        cost.add(n, forward=sum(shares[:frozen]), backward=0)
         inputs = precompute(model, frozen, images, device)
         net = _Frozen(model, frozen)
     else:
         net = model
+    forward = net
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(net, device_ids=[ctx.local_rank] if device.startswith("cuda") else None)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=recipe.get("lr", 0.01), momentum=recipe.get("momentum", 0.9),
                           weight_decay=recipe.get("weight_decay", 5e-4), nesterov=recipe.get("nesterov", False))
@@ -147,16 +164,19 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
             start_epoch, history = ckpt["epoch"], ckpt["history"]
-            meter = CostMeter(ckpt["cost"])
+            cost = CostMeter(ckpt["cost"])
             elapsed_before = ckpt["elapsed"]
         except Exception as exc:  # a corrupt checkpoint is reported, not silently discarded
             raise BenchmarkError(f"checkpoint {ckpt_file} cannot be resumed ({type(exc).__name__}): "
                                  f"delete it or rerun with --no-resume") from None
-        if show_progress:
+        if ctx.is_main:
             print(f"resuming {entry.name} from epoch {start_epoch}/{passes}")
 
-    def backward(loss, *extra):
+    def optimizer_step(loss):
         scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
 
     delta = None
     if entry.strategy == "free_at":
@@ -172,12 +192,19 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
         perm = torch.randperm(n, generator=gen)
         if delta is not None:
             delta.zero_()
+        meter = CostMeter()
         correct = total = 0
         loss_sum = 0.0
         bar = tqdm(range(0, n, batch_size), desc=f"{entry.name} {epoch + 1}/{passes}", disable=not show_progress,
                    leave=False, unit="batch")
         for lo in bar:
-            b = perm[lo:lo + batch_size]
+            global_batch = perm[lo:lo + batch_size]
+            if global_batch.numel() < ctx.world_size:
+                continue  # every rank must take part in every step
+            b = global_batch[ctx.rank::ctx.world_size]
+            # DDP averages gradients over ranks; weighting by the shard size makes that average
+            # the gradient of the mean loss over the whole global batch
+            weight = b.numel() * ctx.world_size / global_batch.numel()
             y = labels[b].to(device)
             if inputs is not None:
                 x = inputs[b].to(device)
@@ -187,43 +214,46 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
                     x = _augment(x, gen)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                 if entry.strategy == "free_at":
-                    def step_fn(loss, d):
-                        scaler.scale(loss).backward()
-                        scaler.step(opt)
-                        scaler.update()
-                        sched.step()
-                    loss, logits = free_at_batch(model, x, y, cfg, meter, delta, opt, step_fn)
+                    loss, logits = free_at_batch(model, x, y, cfg, meter, delta, opt,
+                                                 lambda loss, d: optimizer_step(weight * loss), forward)
                 else:
                     kind = "natural" if entry.strategy in ("linear", "mlp", "retrain_last_k") else entry.strategy
                     if kind == "natural" and frozen:
-                        logits = net(x)
+                        logits = forward(x)
                         loss = F.cross_entropy(logits, y)
                         meter.add(x.shape[0], forward=trained_share, backward=trained_share)
                     else:
                         loss, logits = OBJECTIVES[kind](model, x, y, cfg, meter, index=idx[b] + epoch * 10**7,
-                                                       seed=seed, generator=gen, source=source)
+                                                       seed=seed, generator=gen, source=source, forward=forward)
                     opt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                    sched.step()
+                    optimizer_step(weight * loss)
             if not torch.isfinite(loss.detach()):
                 raise BenchmarkError(f"entry {entry.name}: the loss became {loss.item()} at epoch {epoch + 1}: "
                                      "lower recipe.lr")
             correct += int((logits.argmax(1) == y).sum())
             total += y.numel()
             loss_sum += float(loss.detach()) * y.numel()
-            bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
+            bar.set_postfix(loss=f"{loss_sum / max(total, 1):.3f}", acc=f"{correct / max(total, 1):.3f}")
             batches_seen += 1
             if stop_after_batches is not None and batches_seen >= stop_after_batches:
                 raise KeyboardInterrupt  # test hook: simulate an interruption mid-epoch
+        correct, total, loss_sum, fwd, bwd = all_reduce_sum(ctx, [correct, total, loss_sum, meter.forward, meter.backward])
+        cost.forward += fwd
+        cost.backward += bwd
         history.append({"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total})
         elapsed = elapsed_before + time.perf_counter() - t_start
-        atomic_torch_save(ckpt_file, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                      "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
-                                      "cost": meter.state(), "elapsed": elapsed})
+        if ctx.is_main:
+            atomic_torch_save(ckpt_file, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                          "scheduler": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                                          "cost": cost.state(), "elapsed": elapsed})
+        ctx.barrier()
     wall = elapsed_before + time.perf_counter() - t_start
-    return finish(entry, model, cache, device, n, passes, history, meter, wall, results_root)
+    record = None
+    if ctx.is_main:
+        record = finish(entry, model, cache, device, n, passes, history, cost, wall, results_root)
+        record["world_size"] = ctx.world_size
+    ctx.barrier()  # later entries may load these weights on any rank
+    return record
 
 
 def finish(entry, model, cache, device, n, epochs, history, meter, wall, results_root=None) -> dict:

@@ -1,0 +1,93 @@
+"""False-robustness guards, run with every evaluation on a fixed slice of the evaluation subset.
+
+A model is flagged (with the reason) when:
+- robust accuracy rises with more PGD steps and restarts, or with a larger eps;
+- robust accuracy does not fall to about 0% at a very large eps;
+- the black-box Square attack breaks examples that every white-box attack failed on;
+- input gradients are zero or non-finite for many examples.
+Each of these is a symptom of gradient masking (Athalye et al., 2018), not of robustness.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.attacks import PGD, attack_mode
+from benchmark.evaluation import predict
+
+LARGE_EPS = {"Linf": 0.5, "L2": 20.0}
+SLACK = 0.02  # 2 of 100 examples: room for the attacks' own randomness
+
+
+def _robust(model, attack, x, y, index, device) -> float:
+    x_adv = attack(model, x.to(device), y.to(device), index)
+    return float((predict(model, x_adv, device=device) == y).float().mean())
+
+
+def input_gradients_ok(model, x, y, device) -> float:
+    """Fraction of examples whose loss gradient w.r.t. the input is finite and non-zero."""
+    with attack_mode(model):
+        xg = x.to(device).clone().requires_grad_(True)
+        loss = F.cross_entropy(model(xg), y.to(device), reduction="sum")
+        (g,) = torch.autograd.grad(loss, xg)
+    flat = g.flatten(1)
+    ok = torch.isfinite(flat).all(1) & (flat.abs().amax(1) > 0)
+    return float(ok.float().mean())
+
+
+def square_breaks(model, x, y, norm: str, eps: float, queries: int, seed: int, device) -> int:
+    """How many of (x, y) the Square attack (AutoAttack's black-box attack) misclassifies within eps."""
+    from pyautoattack.square import SquareAttack
+
+    if x.shape[0] == 0:
+        return 0
+    with attack_mode(model):
+        sq = SquareAttack(model, p_init=0.8, n_queries=queries, eps=eps, norm=norm, n_restarts=1, seed=seed,
+                          verbose=False, device=device, resc_schedule=False)
+        x_adv = sq.perturb(x.to(device), y.to(device))
+    dist = (x_adv.cpu() - x).flatten(1)
+    dist = dist.abs().amax(1) if norm == "Linf" else dist.norm(dim=1)
+    fooled = (predict(model, x_adv, device=device) != y) & (dist <= eps * (1 + 1e-5) + 1e-6)
+    return int(fooled.sum())
+
+
+def run_guards(model, protocol, x, y, index, robust_mask: torch.Tensor, eps: float, device: str = "cpu",
+               n: int = 100, square_queries: int = 1000) -> dict:
+    """Run the guards on the first `n` examples; `robust_mask` says which survived the battery."""
+    t0 = time.perf_counter()
+    x, y, index, robust_mask = x[:n], y[:n], index[:n], robust_mask[:n].bool()
+    norm, seed = protocol.threat_model, protocol.seed
+    base = dict(norm=norm, seed=seed + 101)
+    step = 2.5 / 10
+    acc_short = _robust(model, PGD("guard", eps=eps, steps=10, step_size=step * eps, **base), x, y, index, device)
+    acc_long = _robust(model, PGD("guard", eps=eps, steps=50, step_size=step * eps / 4, restarts=3, **base),
+                       x, y, index, device)
+    acc_by_eps = {f"{m:g}x": _robust(model, PGD("guard", eps=m * eps, steps=10, step_size=step * m * eps, **base),
+                                     x, y, index, device) for m in (0.5, 1.0, 2.0)}
+    acc_large = _robust(model, PGD("guard", eps=LARGE_EPS[norm], steps=20, step_size=LARGE_EPS[norm] / 8, **base),
+                        x, y, index, device)
+    grad_ok = input_gradients_ok(model, x, y, device)
+    survivors = torch.nonzero(robust_mask).flatten()
+    square = square_breaks(model, x[survivors], y[survivors], norm, eps, square_queries, seed, device)
+
+    flags = []
+    if acc_long > acc_short + SLACK:
+        flags.append(f"more PGD steps/restarts raised robust accuracy ({100 * acc_short:.0f}% -> {100 * acc_long:.0f}%)")
+    eps_curve = list(acc_by_eps.values())
+    if any(b > a + SLACK for a, b in zip(eps_curve, eps_curve[1:])):
+        flags.append(f"robust accuracy rose with eps ({', '.join(f'{100 * v:.0f}%' for v in eps_curve)} at 0.5/1/2 eps)")
+    if acc_large > 0.05:
+        flags.append(f"robust accuracy stays {100 * acc_large:.0f}% at eps={LARGE_EPS[norm]:g} (should be ~0%)")
+    if survivors.numel() and square > max(1, SLACK * n):
+        flags.append(f"black-box Square broke {square} of {survivors.numel()} examples the white-box attacks could not")
+    if grad_ok < 0.9:
+        flags.append(f"input gradients are zero or non-finite for {100 * (1 - grad_ok):.0f}% of examples")
+    return {
+        "flagged": bool(flags), "flags": flags, "n_examples": int(x.shape[0]),
+        "pgd10": acc_short, "pgd50x3": acc_long, "pgd_by_eps": acc_by_eps, "large_eps": LARGE_EPS[norm],
+        "pgd_large_eps": acc_large, "square_queries": square_queries, "square_attacked": int(survivors.numel()),
+        "square_broken": square, "gradients_ok": grad_ok, "seconds": round(time.perf_counter() - t0, 2),
+    }

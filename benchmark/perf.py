@@ -1,0 +1,189 @@
+"""`python -m benchmark perf`: our attacks and training against the field's libraries, side by side.
+
+Same model, data and device for every row; ratios are printed next to the seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from benchmark.errors import BenchmarkError
+
+
+def _timed(fn, device: str):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    out = fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - t0
+
+
+def _acc(model, x, y, device) -> float:
+    from benchmark.evaluation import predict
+
+    return float((predict(model, x, device=device) == y.cpu()).float().mean())
+
+
+def fwd_bwd_seconds(model, x, y, device, repeats: int = 5) -> float:
+    """One forward and one input-gradient backward pass over the batch (parameters frozen)."""
+    import torch.nn.functional as F
+
+    from benchmark.attacks import attack_mode
+
+    def once():
+        with attack_mode(model):
+            xg = x.clone().requires_grad_(True)
+            torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
+
+    once()
+    _, t = _timed(lambda: [once() for _ in range(repeats)], device)
+    return t / repeats
+
+
+def compare_pgd(model, x, y, eps, steps, device) -> dict:
+    import torchattacks
+
+    from benchmark.attacks import PGD
+
+    alpha = 2.5 * eps / steps
+    ours = PGD("pgd", "Linf", eps, steps=steps, step_size=alpha)
+    ours_full = PGD("pgd", "Linf", eps, steps=steps, step_size=alpha, return_last=True)  # no early stopping
+    theirs = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+    ours(model, x[:8], y[:8])
+    theirs(x[:8], y[:8])
+    xo, t_ours = _timed(lambda: ours(model, x, y), device)
+    xf, t_full = _timed(lambda: ours_full(model, x, y), device)
+    xt, t_theirs = _timed(lambda: theirs(x, y), device)
+    fb = fwd_bwd_seconds(model, x, y, device)
+    return {"ours_s": t_ours, "ours_no_early_stop_s": t_full, "torchattacks_s": t_theirs, "fwd_bwd_s": fb,
+            "ours_acc": _acc(model, xo, y, device), "ours_no_early_stop_acc": _acc(model, xf, y, device),
+            "torchattacks_acc": _acc(model, xt, y, device), "steps": steps}
+
+
+def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
+    """Our cascade vs torchattacks PGD, CW, DeepFool and the AutoAttack package, each on every example."""
+    import torchattacks
+
+    from benchmark.attacks import AutoAttack, perturbation_norm
+    from benchmark.evaluation import predict, run_battery
+
+    eps, norm = protocol.eps, protocol.threat_model
+    index = torch.arange(x.shape[0])
+    ours, t_ours = _timed(lambda: run_battery(model, protocol.build_attacks(), x, y, index, eps, norm,
+                                              batch_size, device, cascade=True), device)
+    correct = predict(model, x, device=device) == y.cpu()
+    robust = correct.clone()
+    per, t_all = {}, 0.0
+    pgd_spec = next((a for a in protocol.attacks if a["type"] == "pgd"), {"steps": 20})
+    steps = pgd_spec.get("steps", 20)
+    one_by_one = {
+        "torchattacks.PGD": lambda: torchattacks.PGD(model, eps=eps, alpha=pgd_spec.get("step_size", 2.5 * eps / steps),
+                                                     steps=steps, random_start=True)(x, y),
+        "torchattacks.CW": lambda: torchattacks.CW(model, c=10.0, steps=100, lr=0.05)(x, y),  # their CW: one c
+        "torchattacks.DeepFool": lambda: torchattacks.DeepFool(model, steps=50, overshoot=0.02)(x, y),
+        "autoattack (standard)": lambda: AutoAttack("aa", norm, eps, version="standard")(model, x, y),
+    }
+    for name, run in one_by_one.items():
+        model.eval()
+        x_adv, t = _timed(run, device)
+        t_all += t
+        dist = perturbation_norm((x_adv - x).float(), norm).cpu()
+        broken = (predict(model, x_adv, device=device) != y.cpu()) & (dist <= eps * (1 + 1e-5) + 1e-6)
+        robust &= ~broken
+        per[name] = {"seconds": t, "robust_acc": float((correct & ~broken).float().mean())}
+    return {"ours_s": t_ours, "ours_worst": ours["robust_accuracy"], "ours_attacks": ours["attacks"],
+            "one_by_one_s": t_all, "one_by_one_worst": float(robust.float().mean()), "one_by_one": per}
+
+
+def training_costs(names: list[str], protocol: str, results_root=None) -> list[dict]:
+    import json
+
+    from benchmark.results import record_path, results_dir
+
+    rows = []
+    for name in names:
+        train_path = results_dir(results_root) / "training" / f"{name}.json"
+        eval_path = record_path(name, protocol, results_root)
+        if not train_path.is_file() or not eval_path.is_file():
+            rows.append({"model": name, "missing": True})
+            continue
+        t, e = json.loads(train_path.read_text()), json.loads(eval_path.read_text())
+        rows.append({"model": name, "strategy": t["strategy"], "fb_passes": t["cost"]["fb_passes"],
+                     "wall_s": t["wall_seconds"], "clean": e["clean_accuracy"], "robust": e["robust_accuracy"]})
+    return rows
+
+
+def cmd_perf(args) -> int:
+    from benchmark.cli import _check_device
+    from benchmark.evaluate_entry import evaluation_data
+    from benchmark.protocol import load_protocol
+    from benchmark.zoo import get_entry, load_model
+
+    device = _check_device(args.device)
+    entry = get_entry(args.model)
+    model = load_model(args.model, device, args.cache_dir)
+    print(f"perf on {args.model}, device {device}, threads {torch.get_num_threads()}")
+
+    pgd_proto = load_protocol(args.protocol)
+    x, y, _ = evaluation_data(entry.task, pgd_proto, args.n_pgd, args.data_dir)
+    x, y = x.to(device), y.to(device)
+    r = compare_pgd(model, x, y, pgd_proto.eps, args.steps, device)
+    per_ours, per_full, per_theirs = (r["ours_s"] / (r["steps"] + 1), r["ours_no_early_stop_s"] / r["steps"],
+                                      r["torchattacks_s"] / r["steps"])
+    print(f"\n1. PGD-{r['steps']} Linf eps={pgd_proto.eps:g} on {x.shape[0]} examples (one batch)")
+    print(f"   ours (early stop)   {r['ours_s']:.2f}s  robust acc {100 * r['ours_acc']:.1f}%")
+    print(f"   ours (every step)   {r['ours_no_early_stop_s']:.2f}s  robust acc {100 * r['ours_no_early_stop_acc']:.1f}%"
+          f"  {per_full * 1e3:.1f} ms/step")
+    print(f"   torchattacks        {r['torchattacks_s']:.2f}s  robust acc {100 * r['torchattacks_acc']:.1f}%"
+          f"  {per_theirs * 1e3:.1f} ms/step")
+    print(f"   ratio torchattacks/ours: {r['torchattacks_s'] / r['ours_s']:.2f}x (early stop), "
+          f"{per_theirs / per_full:.2f}x per step")
+    print(f"\n3. PGD step / (forward+backward): {per_full / r['fwd_bwd_s']:.2f} "
+          f"(fwd+bwd {r['fwd_bwd_s'] * 1e3:.1f} ms; target <= 1.2)")
+
+    if not args.skip_battery:
+        proto = load_protocol(args.battery_protocol)
+        xb, yb, _ = evaluation_data(entry.task, proto, args.n_battery, args.data_dir)
+        xb, yb = xb.to(device), yb.to(device)
+        b = compare_battery(model, proto, xb, yb, device, args.batch_size)
+        print(f"\n2. Battery on {xb.shape[0]} examples ({proto.name})")
+        for a in b["ours_attacks"]:
+            print(f"   ours {a['name']:<22} {a['seconds']:7.2f}s  after it {100 * a['robust_accuracy']:.1f}%")
+        for name, v in b["one_by_one"].items():
+            print(f"   {name:<27} {v['seconds']:7.2f}s  alone {100 * v['robust_acc']:.1f}%")
+        print(f"   ours (cascade) {b['ours_s']:.1f}s, worst case {100 * b['ours_worst']:.1f}%; one by one "
+              f"{b['one_by_one_s']:.1f}s, worst case {100 * b['one_by_one_worst']:.1f}%; speed-up "
+              f"{b['one_by_one_s'] / b['ours_s']:.2f}x (target >= 2)")
+
+    rows = training_costs(args.train_models, args.train_protocol, args.results_dir)
+    print(f"\n4. Training cost on the target ({args.train_protocol}; from results/training and results/)")
+    base = next((r for r in rows if r.get("strategy") == "pgd_at" and not r.get("missing")), None)
+    for r in rows:
+        if r.get("missing"):
+            print(f"   {r['model']:<28} not trained/evaluated: python -m benchmark train --model {r['model']}")
+            continue
+        ratio = f"  PGD-AT/this {base['fb_passes'] / r['fb_passes']:.1f}x passes, {base['wall_s'] / r['wall_s']:.1f}x wall" if base else ""
+        print(f"   {r['model']:<28} {r['fb_passes']:.3g} passes  {r['wall_s']:7.1f}s  clean {100 * r['clean']:.1f}%"
+              f"  robust {100 * r['robust']:.1f}%{ratio}")
+    return 0
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("perf", help="benchmark our attacks and training against torchattacks and AutoAttack")
+    p.add_argument("--model", default="fmnist_src_robust")
+    p.add_argument("--protocol", default="fmnist-linf-quick", help="eps and data for the PGD comparison")
+    p.add_argument("--battery-protocol", default="fmnist-linf", help="battery for the cascade comparison")
+    p.add_argument("--n-pgd", type=int, default=500)
+    p.add_argument("--n-battery", type=int, default=200)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--skip-battery", action="store_true")
+    p.add_argument("--train-models", nargs="+", default=["fmnist_linear_n100", "fmnist_lwf_n100",
+                   "fmnist_fast_scratch_n100", "fmnist_adv_scratch_n100"])
+    p.add_argument("--train-protocol", default="fmnist-linf-quick")
+    common(p)
+    p.set_defaults(func=cmd_perf)
