@@ -29,7 +29,7 @@ def evaluation_data(task: str, protocol, n: int | None, data_dir=None):
 def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = None, device: str = "cpu",
                    batch_size: int = 500, data_dir=None, cache=None, results_root=None, show_progress: bool = True,
                    cascade: bool | None = None, eps: float | None = None, write: bool = True,
-                   guards: bool = True):
+                   guards: bool = True, sweep: bool = False):
     from benchmark.data.tasks import get_task
     from benchmark.evaluation import check_inputs, evaluate_model, record_header
     from benchmark.protocol import MAX_EPS, load_protocol
@@ -72,7 +72,8 @@ def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = 
 
         robust = torch.tensor(result["per_example"]["robust"])
         record["guards"] = run_guards(model, protocol, x, y, index, robust, result["eps"], device)
-    path = record_path(name, protocol.name, results_root, eps if eps is not None and eps != protocol.eps else None)
+    # sweep points never replace the protocol's own record, even at the protocol's eps
+    path = record_path(name, protocol.name, results_root, result["eps"] if sweep or result["eps"] != protocol.eps else None)
     if write:
         write_record(record, path)
     return record, path

@@ -105,12 +105,15 @@ def plot_data_size(df, out: Path, protocol: str) -> Path | None:
     if g.empty:
         return None
     g["n"] = g["n_per_class"].map(_n_value)
-    fams = [f for f, s in g.groupby("family") if s["n"].nunique() >= 2]
+    # one line per strategy and source: a control on another source is not a point of the same curve
+    main_source = g.source.mode().iloc[0]
+    g["series"] = [f if src in (main_source, "-") else f"{f} on {src}" for f, src in zip(g.family, g.source)]
+    fams = [f for f, s in g.groupby("series") if s["n"].nunique() >= 2]
     if not fams:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
     for fam in sorted(fams):
-        s = g[g.family == fam].sort_values("n")
+        s = g[g.series == fam].sort_values("n")
         for ax, col in zip(axes, ("robust", "clean")):
             ax.plot(s["n"], 100 * s[col], marker="o", label=fam)
     for ax, what in zip(axes, ("Robust accuracy (worst case over the battery)", "Clean accuracy")):
@@ -144,7 +147,7 @@ def plot_blocks(df, out: Path, protocol: str) -> Path | None:
     ax.plot([p[0] for p in pts], [100 * p[2] for p in pts], marker="s", ls="--", label="clean")
     ax.set_xticks([p[0] for p in pts])
     return _save(fig, ax, out / f"blocks_{protocol}.png", "blocks re-initialized and retrained naturally (0 = linear head only)",
-                 "accuracy (%)", f"Robustness erodes as more blocks are retrained ({protocol})", 10)
+                 "accuracy (%)", f"Accuracy versus blocks retrained naturally ({protocol})", 10)
 
 
 def plot_cost(df, out: Path, protocol: str) -> Path | None:

@@ -12,7 +12,8 @@ def cmd_sweep(args) -> int:
         for eps in sorted(args.eps):
             record, path = evaluate_entry(name, protocol_name=args.protocol, n=args.n, device=device,
                                           batch_size=args.batch_size, data_dir=args.data_dir, cache=args.cache_dir,
-                                          results_root=args.results_dir, show_progress=not args.quiet, eps=eps)
+                                          results_root=args.results_dir, show_progress=not args.quiet, eps=eps,
+                                          sweep=True)
             print(f"{name} eps={eps:g}: clean {100 * record['clean_accuracy']:.1f}%, "
                   f"robust {100 * record['robust_accuracy']:.1f}%  ({path})")
     return 0

@@ -64,7 +64,11 @@ def test_report_writes_leaderboard_and_plots(tiny_zoo, capsys):
     names = ["lin10", "lin20", "lin40", "re1", "re2", "linall"]
     assert main(["train", "--model", *names, "--quiet"]) == 0
     assert main(["evaluate", "--model", *names, "--n", "30", "--quiet"]) == 0
-    assert main(["sweep", "--model", "lin40", "--eps", "0.02", "0.2", "--n", "30", "--quiet"]) == 0
+    before = (results / "fmnist-linf-quick" / "lin40.json").read_text()
+    assert main(["sweep", "--model", "lin40", "--eps", "0.02", "0.1", "0.2", "--n", "20", "--quiet"]) == 0
+    # a sweep point at the protocol's own eps goes to sweeps/, never over the protocol's record
+    assert (results / "fmnist-linf-quick" / "lin40.json").read_text() == before
+    assert (results / "fmnist-linf-quick" / "sweeps" / "lin40@eps=0.1.json").is_file()
     reports = results.parent / "reports"
     assert main(["report", "--reports-dir", str(reports)]) == 0
     md = (reports / "leaderboard.md").read_text()
