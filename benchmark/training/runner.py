@@ -77,11 +77,22 @@ class _Frozen(nn.Module):
         return self.model.suffix(h, self.frozen)
 
 
+def batch_fetcher(data, idx: torch.Tensor):
+    """Pixels in [0, 1] for positions `b` of the training subset: sliced from memory, or read
+    (with the folder's train-time transforms) from an ImageNet-style folder."""
+    from benchmark.data.datasets import ImageDataset
+
+    if isinstance(data, ImageDataset):
+        images = data.images[idx]
+        return lambda b: images[b].float().div_(255)
+    return lambda b: torch.stack([data[int(i)][0] for i in idx[b]])
+
+
 @torch.no_grad()
-def precompute(model, frozen: int, images: torch.Tensor, device: str, batch_size: int = 1024) -> torch.Tensor:
+def precompute(model, frozen: int, fetch, n: int, device: str, batch_size: int = 1024) -> torch.Tensor:
     model.eval()
-    outs = [model.prefix(images[i:i + batch_size].to(device).float().div(255), frozen).cpu()
-            for i in range(0, images.shape[0], batch_size)]
+    outs = [model.prefix(fetch(torch.arange(i, min(i + batch_size, n))).to(device), frozen).cpu()
+            for i in range(0, n, batch_size)]
     return torch.cat(outs)
 
 
@@ -119,12 +130,10 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
     use_amp = device.startswith("cuda") and recipe.get("amp", True)
 
     data = load_task(entry.task, True, data_dir)
-    if not isinstance(data, ImageDataset):
-        raise BenchmarkError(f"entry {entry.name}: training from an image folder is not implemented yet; "
-                             "put published weights in the cache to evaluate this entry")
     idx = stratified_subset(data.labels, entry.n_per_class, seed)
-    images, labels = data.images[idx], data.labels[idx]
-    n = images.shape[0]
+    labels, fetch = data.labels[idx], batch_fetcher(data, idx)
+    n = idx.numel()
+    in_memory = isinstance(data, ImageDataset)
 
     model, frozen, source = prepare_model(entry, cache, device, seed)
     task = get_task(entry.task)
@@ -135,7 +144,7 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
     inputs = None
     if frozen:
         cost.add(n, forward=sum(shares[:frozen]), backward=0)
-        inputs = precompute(model, frozen, images, device)
+        inputs = precompute(model, frozen, fetch, n, device)
         net = _Frozen(model, frozen)
     else:
         net = model
@@ -180,7 +189,7 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
 
     delta = None
     if entry.strategy == "free_at":
-        delta = torch.zeros((batch_size, *images.shape[1:]), device=device)
+        delta = torch.zeros((batch_size, *fetch(torch.arange(1)).shape[1:]), device=device)
     batches_seen = 0
     for epoch in range(start_epoch, passes):
         model.train()
@@ -209,8 +218,8 @@ def train_entry(entry: ZooEntry, data_dir=None, cache=None, device: str = "cpu",
             if inputs is not None:
                 x = inputs[b].to(device)
             else:
-                x = images[b].to(device).float().div_(255)
-                if recipe.get("augment"):
+                x = fetch(b).to(device)
+                if recipe.get("augment") and in_memory:  # folders augment in their own transforms
                     x = _augment(x, gen)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                 if entry.strategy == "free_at":
