@@ -38,7 +38,8 @@ def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = 
 
     from benchmark.distributed import setup
 
-    device = setup(device).device(device)
+    ctx = setup(device)
+    device = ctx.device(device)
     entry = get_entry(name)
     protocol = load_protocol(protocol_name or entry.protocol)
     if eps is not None and not (0 < eps <= MAX_EPS[protocol.threat_model]):
@@ -60,7 +61,6 @@ def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = 
         t = json.loads(train_rec.read_text())
         record["training"] = {k: t.get(k) for k in ("wall_seconds", "cost", "epochs", "n_train", "device", "sha256")}
     record.update(result)
-    ctx = setup(device)
     if ctx.enabled:
         record["world_size"] = ctx.world_size
         if not ctx.is_main:  # rank 0 runs the guards and writes the one record

@@ -9,7 +9,6 @@ every example (up to the attacks' own randomness).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from typing import Callable
 
@@ -187,7 +186,3 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
         rows.append((a["name"], f"{100 * a['robust_accuracy']:.1f}%  [{a['n_success']}/{a['n_attacked']} broken, {a['seconds']:.1f}s]{extra}"))
     rows.append(("worst case", f"{100 * record['robust_accuracy']:.1f}%"))
     return rows
-
-
-def finite_or_none(v):
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v

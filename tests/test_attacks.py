@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmark.attacks import PGD, AutoAttack, CarliniWagnerL2, DeepFool, attack_mode, perturbation_norm
+from benchmark.attacks import PGD, AutoAttack, CarliniWagnerL2, DeepFool, perturbation_norm
 
 
 def accuracy(model, x, y):
