@@ -56,7 +56,8 @@ def cmd_evaluate(args) -> int:
                                       batch_size=args.batch_size, data_dir=args.data_dir, cache=args.cache_dir,
                                       results_root=args.results_dir, show_progress=not args.quiet,
                                       cascade=None if args.cascade is None else args.cascade == "on",
-                                      eps=args.eps, guards=not args.no_guards)
+                                      eps=args.eps, guards=not args.no_guards,
+                                      fast_layout=not args.no_channels_last)
         if path is None:  # another rank under torchrun: rank 0 prints and writes
             continue
         print(f"\n{name} under {record['protocol']['name']} v{record['protocol']['version']} "
@@ -152,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cascade", choices=["on", "off"], default=None,
                    help="off: every attack on every example (per-attack robust accuracy)")
     p.add_argument("--no-guards", action="store_true", help="skip the gradient-masking guards")
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="attack the model in its stored (NCHW) layout; the default channels-last layout is faster")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -1,0 +1,41 @@
+"""Memory layout for attacking a model fast.
+
+Channels-last (NHWC) lets oneDNN on CPU and cuDNN on GPU pick their fast convolution
+kernels: on the embedded small CNN it makes a forward pass about 2x and a
+forward+backward pass about 1.5x faster on CPU (`python -m benchmark perf`). It changes
+the order of floating-point sums only (logits differ by ~1e-7), so attack outcomes stay
+the same; the perf and tests compare evaluations with and without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+def has_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+@contextlib.contextmanager
+def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
+    """Keep the model's 4-D weights channels-last inside the block; contiguous again after.
+
+    Yields whether the layout is in effect (only for models with convolutions), so callers
+    can lay their inputs out the same way.
+    """
+    active = enabled and has_conv(model)
+    if active:
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield active
+    finally:
+        if active:
+            model.to(memory_format=torch.contiguous_format)
+
+
+def as_layout(x: torch.Tensor, active: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if active and x.dim() == 4 else x

@@ -1,0 +1,41 @@
+"""Channels-last attacks: a faster layout that must not change any attack outcome."""
+
+import torch
+
+from benchmark.evaluation import run_battery
+from benchmark.models.layout import as_layout, channels_last
+from benchmark.protocol import load_protocol
+
+
+def test_channels_last_is_restored_and_skips_models_without_convolutions(natural_model):
+    conv = natural_model.blocks[1][0].weight
+    assert conv.is_contiguous()
+    with channels_last(natural_model) as active:
+        assert active and conv is natural_model.blocks[1][0].weight
+        assert natural_model.blocks[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert not natural_model.blocks[1][0].weight.is_contiguous()
+    assert natural_model.blocks[1][0].weight.is_contiguous()
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with channels_last(mlp) as active:
+        assert not active
+    x = torch.rand(2, 3, 4, 4)
+    assert as_layout(x, True).is_contiguous(memory_format=torch.channels_last)
+    assert as_layout(x, False) is x
+
+
+def test_channels_last_gives_the_same_outcome_for_every_example(natural_model, target_data):
+    _, _, x, y = target_data
+    x, y, idx = x[:100], y[:100], torch.arange(100)
+    protocol = load_protocol("fmnist-linf-quick")
+    runs = [run_battery(natural_model, protocol.build_attacks(0.03), x, y, idx, 0.03, "Linf", fast_layout=fast)
+            for fast in (True, False)]
+    fast, plain = (r["per_example"] for r in runs)
+    assert 0 < runs[0]["robust_accuracy"] < runs[0]["clean_accuracy"]  # the attacks decide something here
+    assert fast.keys() == plain.keys()
+    for key in fast:
+        if key.startswith("norm:"):  # norms of found perturbations: equal up to float rounding
+            a, b = (torch.tensor([float("nan") if v is None else v for v in d[key]]) for d in (fast, plain))
+            assert torch.allclose(a, b, atol=1e-4, equal_nan=True), key
+        else:
+            assert fast[key] == plain[key], key
+    assert natural_model.blocks[0][0].weight.is_contiguous()
