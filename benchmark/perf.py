@@ -9,6 +9,7 @@ import time
 
 import torch
 
+from benchmark.errors import BenchmarkError
 
 
 def _timed(fn, device: str):
@@ -47,6 +48,7 @@ def compare_pgd(model, x, y, eps, steps, device) -> dict:
     import torchattacks
 
     from benchmark.attacks import PGD
+    from benchmark.models.layout import as_layout, channels_last
 
     alpha = 2.5 * eps / steps
     ours = PGD("pgd", "Linf", eps, steps=steps, step_size=alpha)
@@ -58,13 +60,23 @@ def compare_pgd(model, x, y, eps, steps, device) -> dict:
     xf, t_full = _timed(lambda: ours_full(model, x, y), device)
     xt, t_theirs = _timed(lambda: theirs(x, y), device)
     fb = fwd_bwd_seconds(model, x, y, device)
+    with channels_last(model) as nhwc:  # as the battery runs it
+        xc = as_layout(x, nhwc)
+        xcl, t_cl = _timed(lambda: ours_full(model, xc, y), device)
+        fb_cl = fwd_bwd_seconds(model, xc, y, device)
     return {"ours_s": t_ours, "ours_no_early_stop_s": t_full, "torchattacks_s": t_theirs, "fwd_bwd_s": fb,
+            "ours_channels_last_s": t_cl, "fwd_bwd_channels_last_s": fb_cl, "channels_last": nhwc,
+            "ours_channels_last_acc": _acc(model, xcl, y, device),
             "ours_acc": _acc(model, xo, y, device), "ours_no_early_stop_acc": _acc(model, xf, y, device),
             "torchattacks_acc": _acc(model, xt, y, device), "steps": steps}
 
 
 def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
-    """Our cascade vs torchattacks PGD, CW, DeepFool and the AutoAttack package, each on every example."""
+    """Our cascade vs torchattacks PGD, CW, DeepFool and the AutoAttack package, each on every example.
+
+    Ours runs twice: as shipped (channels-last) and in the model's stored layout, so the
+    cascade's share of the speed-up and the layout's share can be told apart.
+    """
     import torchattacks
 
     from benchmark.attacks import AutoAttack, perturbation_norm
@@ -72,8 +84,10 @@ def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
 
     eps, norm = protocol.eps, protocol.threat_model
     index = torch.arange(x.shape[0])
-    ours, t_ours = _timed(lambda: run_battery(model, protocol.build_attacks(), x, y, index, eps, norm,
-                                              batch_size, device, cascade=True), device)
+    ours = {}
+    for layout in (True, False):
+        ours[layout] = _timed(lambda: run_battery(model, protocol.build_attacks(), x, y, index, eps, norm, batch_size,
+                                                  device, cascade=True, fast_layout=layout), device)
     correct = predict(model, x, device=device) == y.cpu()
     robust = correct.clone()
     per, t_all = {}, 0.0
@@ -94,25 +108,64 @@ def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
         broken = (predict(model, x_adv, device=device) != y.cpu()) & (dist <= eps * (1 + 1e-5) + 1e-6)
         robust &= ~broken
         per[name] = {"seconds": t, "robust_acc": float((correct & ~broken).float().mean())}
-    return {"ours_s": t_ours, "ours_worst": ours["robust_accuracy"], "ours_attacks": ours["attacks"],
+    (fast, t_fast), (plain, t_plain) = ours[True], ours[False]
+    same = fast["per_example"]["robust"] == plain["per_example"]["robust"]
+    return {"ours_s": t_fast, "ours_worst": fast["robust_accuracy"], "ours_attacks": fast["attacks"],
+            "ours_nchw_s": t_plain, "ours_nchw_worst": plain["robust_accuracy"], "layouts_agree": same,
             "one_by_one_s": t_all, "one_by_one_worst": float(robust.float().mean()), "one_by_one": per}
 
 
-def training_costs(names: list[str], protocol: str, results_root=None) -> list[dict]:
-    import json
+def training_costs(names: list[str], protocol: str, device: str, data_dir=None, cache=None, results_root=None,
+                   retrain: bool = True) -> list[dict]:
+    """Cost of each training strategy on the target, and the robust accuracy it reached.
 
+    With `retrain`, every entry is trained again here, one after the other (sources are
+    taken from the cache, not retrained), into a scratch cache. Training is deterministic,
+    so when the new weights' sha256 equals the one in the committed evaluation record,
+    that record's accuracies belong to exactly these weights; otherwise the model is
+    evaluated afresh under `protocol`.
+    """
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from benchmark.evaluate_entry import evaluate_entry
     from benchmark.results import record_path, results_dir
+    from benchmark.training.runner import train_entry
+    from benchmark.zoo import get_entry, training_record_path, weights_path
 
     rows = []
-    for name in names:
-        train_path = results_dir(results_root) / "training" / f"{name}.json"
-        eval_path = record_path(name, protocol, results_root)
-        if not train_path.is_file() or not eval_path.is_file():
-            rows.append({"model": name, "missing": True})
-            continue
-        t, e = json.loads(train_path.read_text()), json.loads(eval_path.read_text())
-        rows.append({"model": name, "strategy": t["strategy"], "fb_passes": t["cost"]["fb_passes"],
-                     "wall_s": t["wall_seconds"], "clean": e["clean_accuracy"], "robust": e["robust_accuracy"]})
+    with tempfile.TemporaryDirectory(prefix="rtb-perf-") as tmp:
+        scratch = Path(tmp)
+        for name in names:
+            entry = get_entry(name)
+            eval_path = record_path(name, protocol, results_root)
+            committed = json.loads(eval_path.read_text()) if eval_path.is_file() else None
+            if retrain:
+                if entry.source:
+                    src = get_entry(entry.source)
+                    for f in (weights_path(src, cache), training_record_path(src, cache)):
+                        if not (scratch / f.name).exists():
+                            if not f.is_file():
+                                raise BenchmarkError(f"perf needs the source {src.name}: run `python -m benchmark "
+                                                     f"train --model {src.name}`")
+                            shutil.copy(f, scratch / f.name)
+                t = train_entry(entry, data_dir, scratch, device, resume=False, show_progress=False,
+                                results_root=scratch / "results")
+            else:
+                path = results_dir(results_root) / "training" / f"{name}.json"
+                t = json.loads(path.read_text()) if path.is_file() else None
+            if t is None or (committed is None and not retrain):
+                rows.append({"model": name, "missing": True})
+                continue
+            same = committed is not None and committed.get("training", {}).get("sha256") == t["sha256"]
+            if not same and retrain:
+                committed, _ = evaluate_entry(name, protocol, device=device, data_dir=data_dir, cache=scratch,
+                                              results_root=scratch / "results", show_progress=False, guards=False)
+            rows.append({"model": name, "strategy": t["strategy"], "fb_passes": t["cost"]["fb_passes"],
+                         "wall_s": t["wall_seconds"], "clean": committed["clean_accuracy"],
+                         "robust": committed["robust_accuracy"], "record": "committed, same sha256" if same else "fresh"})
     return rows
 
 
@@ -138,27 +191,41 @@ def cmd_perf(args) -> int:
           f"  {per_full * 1e3:.1f} ms/step")
     print(f"   torchattacks        {r['torchattacks_s']:.2f}s  robust acc {100 * r['torchattacks_acc']:.1f}%"
           f"  {per_theirs * 1e3:.1f} ms/step")
+    if r["channels_last"]:
+        per_cl = r["ours_channels_last_s"] / r["steps"]
+        print(f"   ours (channels-last) {r['ours_channels_last_s']:.2f}s  robust acc "
+              f"{100 * r['ours_channels_last_acc']:.1f}%  {per_cl * 1e3:.1f} ms/step (every step, as the battery runs it)")
     print(f"   ratio torchattacks/ours: {r['torchattacks_s'] / r['ours_s']:.2f}x (early stop), "
-          f"{per_theirs / per_full:.2f}x per step")
+          f"{per_theirs / per_full:.2f}x per step (same layout)")
     print(f"\n3. PGD step / (forward+backward): {per_full / r['fwd_bwd_s']:.2f} "
           f"(fwd+bwd {r['fwd_bwd_s'] * 1e3:.1f} ms; target <= 1.2)")
+    if r["channels_last"]:
+        print(f"   channels-last: {per_cl / r['fwd_bwd_channels_last_s']:.2f} "
+              f"(fwd+bwd {r['fwd_bwd_channels_last_s'] * 1e3:.1f} ms)")
 
     if not args.skip_battery:
         proto = load_protocol(args.battery_protocol)
-        xb, yb, _ = evaluation_data(entry.task, proto, args.n_battery, args.data_dir)
-        xb, yb = xb.to(device), yb.to(device)
-        b = compare_battery(model, proto, xb, yb, device, args.batch_size)
-        print(f"\n2. Battery on {xb.shape[0]} examples ({proto.name})")
-        for a in b["ours_attacks"]:
-            print(f"   ours {a['name']:<22} {a['seconds']:7.2f}s  after it {100 * a['robust_accuracy']:.1f}%")
-        for name, v in b["one_by_one"].items():
-            print(f"   {name:<27} {v['seconds']:7.2f}s  alone {100 * v['robust_acc']:.1f}%")
-        print(f"   ours (cascade) {b['ours_s']:.1f}s, worst case {100 * b['ours_worst']:.1f}%; one by one "
-              f"{b['one_by_one_s']:.1f}s, worst case {100 * b['one_by_one_worst']:.1f}%; speed-up "
-              f"{b['one_by_one_s'] / b['ours_s']:.2f}x (target >= 2)")
+        for name in args.battery_models:
+            bmodel = model if name == args.model else load_model(name, device, args.cache_dir)
+            xb, yb, _ = evaluation_data(get_entry(name).task, proto, args.n_battery, args.data_dir)
+            xb, yb = xb.to(device), yb.to(device)
+            b = compare_battery(bmodel, proto, xb, yb, device, args.batch_size)
+            print(f"\n2. Battery on {name}, {xb.shape[0]} examples ({proto.name})")
+            for a in b["ours_attacks"]:
+                print(f"   ours {a['name']:<22} {a['seconds']:7.2f}s  after it {100 * a['robust_accuracy']:.1f}%")
+            for aname, v in b["one_by_one"].items():
+                print(f"   {aname:<27} {v['seconds']:7.2f}s  alone {100 * v['robust_acc']:.1f}%")
+            print(f"   ours (cascade, channels-last) {b['ours_s']:6.1f}s  worst case {100 * b['ours_worst']:.1f}%")
+            print(f"   ours (cascade, NCHW)          {b['ours_nchw_s']:6.1f}s  worst case {100 * b['ours_nchw_worst']:.1f}%"
+                  f"  (per-example outcomes {'identical' if b['layouts_agree'] else 'DIFFER'})")
+            print(f"   one by one                    {b['one_by_one_s']:6.1f}s  worst case {100 * b['one_by_one_worst']:.1f}%")
+            print(f"   speed-up {b['one_by_one_s'] / b['ours_s']:.2f}x (target >= 2); the cascade alone "
+                  f"{b['one_by_one_s'] / b['ours_nchw_s']:.2f}x, channels-last {b['ours_nchw_s'] / b['ours_s']:.2f}x")
 
-    rows = training_costs(args.train_models, args.train_protocol, args.results_dir)
-    print(f"\n4. Training cost on the target ({args.train_protocol}; from results/training and results/)")
+    rows = training_costs(args.train_models, args.train_protocol, device, args.data_dir, args.cache_dir,
+                          args.results_dir, retrain=not args.no_retrain)
+    how = "trained here one after the other" if not args.no_retrain else "from results/training"
+    print(f"\n4. Training cost on the target ({how}; accuracy under {args.train_protocol})")
     base = next((r for r in rows if r.get("strategy") == "pgd_at" and not r.get("missing")), None)
     for r in rows:
         if r.get("missing"):
@@ -166,7 +233,7 @@ def cmd_perf(args) -> int:
             continue
         ratio = f"  PGD-AT/this {base['fb_passes'] / r['fb_passes']:.1f}x passes, {base['wall_s'] / r['wall_s']:.1f}x wall" if base else ""
         print(f"   {r['model']:<28} {r['fb_passes']:.3g} passes  {r['wall_s']:7.1f}s  clean {100 * r['clean']:.1f}%"
-              f"  robust {100 * r['robust']:.1f}%{ratio}")
+              f"  robust {100 * r['robust']:.1f}%{ratio}  [{r.get('record', 'committed')}]")
     return 0
 
 
@@ -177,11 +244,14 @@ def add_parser(sub, common) -> None:
     p.add_argument("--battery-protocol", default="fmnist-linf", help="battery for the cascade comparison")
     p.add_argument("--n-pgd", type=int, default=500)
     p.add_argument("--n-battery", type=int, default=200)
+    p.add_argument("--battery-models", nargs="+", default=["fmnist_src_robust", "fmnist_lwf"],
+                   help="models for the cascade comparison (a robust source and a transferred model)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--skip-battery", action="store_true")
     p.add_argument("--train-models", nargs="+", default=["fmnist_linear_n100", "fmnist_lwf_n100",
-                   "fmnist_fast_scratch_n100", "fmnist_adv_scratch_n100"])
+                   "fmnist_free_scratch_n100", "fmnist_fast_scratch_n100", "fmnist_adv_scratch_n100"])
     p.add_argument("--train-protocol", default="fmnist-linf-quick")
+    p.add_argument("--no-retrain", action="store_true", help="read training costs from results/training instead")
     common(p)
     p.set_defaults(func=cmd_perf)

@@ -71,6 +71,9 @@ def main():
     fast.pop("attack_steps")
     entry("fmnist_fast_scratch_n100", "fmnist-tgt", "fast_at", fast, None, 100, suites=("full",),
           desc="Baseline: fast adversarial training (FGSM + random start) from scratch on 100 examples per class.")
+    entry("fmnist_free_scratch_n100", "fmnist-tgt", "free_at", {**fast, "replays": 4}, None, 100, suites=("full",),
+          desc="Baseline: free adversarial training (m=4) from scratch on 100 examples per class; "
+               "the same number of minibatch passes as natural training.")
     entry("fmnist_linear_natsrc", "fmnist-tgt", "linear", head_recipe, "fmnist_src_natural",
           desc="Control: linear head on the frozen naturally trained source.")
     for k in (1, 2, 3):
