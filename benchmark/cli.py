@@ -57,7 +57,7 @@ def cmd_evaluate(args) -> int:
                                       results_root=args.results_dir, show_progress=not args.quiet,
                                       cascade=None if args.cascade is None else args.cascade == "on",
                                       eps=args.eps, guards=not args.no_guards,
-                                      fast_layout=not args.no_channels_last)
+                                      fast_layout=not args.no_channels_last, amp=args.amp)
         if path is None:  # another rank under torchrun: rank 0 prints and writes
             continue
         print(f"\n{name} under {record['protocol']['name']} v{record['protocol']['version']} "
@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-guards", action="store_true", help="skip the gradient-masking guards")
     p.add_argument("--no-channels-last", action="store_true",
                    help="attack the model in its stored (NCHW) layout; the default channels-last layout is faster")
+    p.add_argument("--amp", action="store_true",
+                   help="attacks search in bf16 autocast (faster on recent GPUs; successes still checked in float32; "
+                        "may weaken attacks, so off by default and recorded)")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -29,7 +29,8 @@ def evaluation_data(task: str, protocol, n: int | None, data_dir=None):
 def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = None, device: str = "cpu",
                    batch_size: int = 500, data_dir=None, cache=None, results_root=None, show_progress: bool = True,
                    cascade: bool | None = None, eps: float | None = None, write: bool = True,
-                   guards: bool = True, sweep: bool = False, fast_layout: bool = True):
+                   guards: bool = True, sweep: bool = False, fast_layout: bool = True,
+                   amp: bool = False):
     from benchmark.data.tasks import get_task
     from benchmark.evaluation import check_inputs, evaluate_model, record_header
     from benchmark.protocol import MAX_EPS, load_protocol
@@ -52,7 +53,7 @@ def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = 
     x, y, index = evaluation_data(entry.task, protocol, n, data_dir)
     task = get_task(entry.task)
     check_inputs(x, y, task.num_classes, (task.channels, task.image_size, task.image_size))
-    result = evaluate_model(model, protocol, x, y, index, batch_size, device, cascade, show_progress, eps, fast_layout)
+    result = evaluate_model(model, protocol, x, y, index, batch_size, device, cascade, show_progress, eps, fast_layout, amp)
     record = record_header(name, protocol, device, protocol.seed)
     record["n_examples"] = int(x.shape[0])
     record["entry"] = entry.to_dict()

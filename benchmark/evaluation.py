@@ -45,18 +45,23 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: s
 
 def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: torch.Tensor,
                 index: torch.Tensor, eps: float, norm: str, batch_size: int = 500, device: str = "cpu",
-                cascade: bool = True, progress: Callable | None = None, fast_layout: bool = True) -> dict:
+                cascade: bool = True, progress: Callable | None = None, fast_layout: bool = True,
+                amp: bool = False) -> dict:
     """Attack the correctly classified examples; return clean, per-attack and worst-case results.
 
-    `fast_layout` runs the attacks on a channels-last model (see `benchmark.models.layout`).
+    `fast_layout` runs the attacks on a channels-last model; `amp` lets them search in
+    bf16 autocast (see `benchmark.models.layout`). Successes are always checked in float32.
     """
-    from benchmark.models.layout import channels_last
+    from benchmark.models.layout import Autocast, channels_last
 
     with channels_last(model, fast_layout) as active:
-        return _run_battery(model, attacks, x, y, index, eps, norm, batch_size, device, cascade, progress, active)
+        searcher = Autocast(model, torch.device(device).type) if amp else model
+        return _run_battery(model, searcher, attacks, x, y, index, eps, norm, batch_size, device, cascade, progress,
+                            active)
 
 
-def _run_battery(model, attacks, x, y, index, eps, norm, batch_size, device, cascade, progress, nhwc) -> dict:
+def _run_battery(model, searcher, attacks, x, y, index, eps, norm, batch_size, device, cascade, progress,
+                 nhwc) -> dict:
     from benchmark.models.layout import as_layout
 
     n = x.shape[0]
@@ -74,7 +79,7 @@ def _run_battery(model, attacks, x, y, index, eps, norm, batch_size, device, cas
         for lo in range(0, todo.numel(), batch_size):
             b = todo[lo:lo + batch_size]
             xb, yb = as_layout(x[b].to(device), nhwc), y[b].to(device)
-            x_adv = attack(model, xb, yb, index[b])
+            x_adv = attack(searcher, xb, yb, index[b])
             if x_adv.shape != xb.shape:
                 raise BenchmarkError(f"attack {attack.name} returned shape {tuple(x_adv.shape)}, expected {tuple(xb.shape)}")
             with torch.inference_mode():
@@ -139,7 +144,8 @@ def merge_shards(parts: list, attacks_meta: list[dict], cascade: bool) -> dict:
 
 def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
                    batch_size: int = 500, device: str = "cpu", cascade: bool | None = None,
-                   show_progress: bool = True, eps: float | None = None, fast_layout: bool = True) -> dict:
+                   show_progress: bool = True, eps: float | None = None, fast_layout: bool = True,
+                   amp: bool = False) -> dict:
     """Evaluate under the protocol; returns the result part of a record."""
     from tqdm.auto import tqdm
 
@@ -166,7 +172,7 @@ def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor,
     t0 = time.perf_counter()
     mine = shard(ctx, x.shape[0])  # under torchrun each rank attacks its share of the fixed subset
     part = run_battery(model, attacks, x[mine], y[mine], index[mine], eps, protocol.threat_model, batch_size,
-                       device, cascade, progress if ctx.is_main else None, fast_layout)
+                       device, cascade, progress if ctx.is_main else None, fast_layout, amp)
     parts = all_gather(ctx, (mine.tolist(), part["per_example"], [a["seconds"] for a in part["attacks"]]))
     result = merge_shards(parts, part["attacks"], cascade)
     bar.update(bar.total - bar.n)
@@ -175,6 +181,7 @@ def evaluate_model(model: nn.Module, protocol, x: torch.Tensor, y: torch.Tensor,
     result["eps"] = eps
     result["cascade"] = cascade
     result["memory_format"] = "channels_last" if fast_layout and has_conv(model) else "contiguous"
+    result["attack_precision"] = "bf16 autocast (successes checked in float32)" if amp else "float32"
     return result
 
 

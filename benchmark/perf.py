@@ -71,7 +71,7 @@ def compare_pgd(model, x, y, eps, steps, device) -> dict:
             "torchattacks_acc": _acc(model, xt, y, device), "steps": steps}
 
 
-def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
+def compare_battery(model, protocol, x, y, device, batch_size, amp: bool = False) -> dict:
     """Our cascade vs torchattacks PGD, CW, DeepFool and the AutoAttack package, each on every example.
 
     Ours runs twice: as shipped (channels-last) and in the model's stored layout, so the
@@ -100,6 +100,9 @@ def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
         "torchattacks.DeepFool": lambda: torchattacks.DeepFool(model, steps=50, overshoot=0.02)(x, y),
         "autoattack (standard)": lambda: AutoAttack("aa", norm, eps, version="standard")(model, x, y),
     }
+    if amp:
+        ours["amp"] = _timed(lambda: run_battery(model, protocol.build_attacks(), x, y, index, eps, norm, batch_size,
+                                                 device, cascade=True, amp=True), device)
     for name, run in one_by_one.items():
         model.eval()
         x_adv, t = _timed(run, device)
@@ -110,7 +113,12 @@ def compare_battery(model, protocol, x, y, device, batch_size) -> dict:
         per[name] = {"seconds": t, "robust_acc": float((correct & ~broken).float().mean())}
     (fast, t_fast), (plain, t_plain) = ours[True], ours[False]
     same = fast["per_example"]["robust"] == plain["per_example"]["robust"]
-    return {"ours_s": t_fast, "ours_worst": fast["robust_accuracy"], "ours_attacks": fast["attacks"],
+    amp_row = None
+    if amp:
+        res, t = ours["amp"]
+        amp_row = {"seconds": t, "worst": res["robust_accuracy"],
+                   "agree": res["per_example"]["robust"] == fast["per_example"]["robust"]}
+    return {"ours_s": t_fast, "ours_worst": fast["robust_accuracy"], "ours_attacks": fast["attacks"], "amp": amp_row,
             "ours_nchw_s": t_plain, "ours_nchw_worst": plain["robust_accuracy"], "layouts_agree": same,
             "one_by_one_s": t_all, "one_by_one_worst": float(robust.float().mean()), "one_by_one": per}
 
@@ -209,7 +217,7 @@ def cmd_perf(args) -> int:
             bmodel = model if name == args.model else load_model(name, device, args.cache_dir)
             xb, yb, _ = evaluation_data(get_entry(name).task, proto, args.n_battery, args.data_dir)
             xb, yb = xb.to(device), yb.to(device)
-            b = compare_battery(bmodel, proto, xb, yb, device, args.batch_size)
+            b = compare_battery(bmodel, proto, xb, yb, device, args.batch_size, args.amp or device.startswith("cuda"))
             print(f"\n2. Battery on {name}, {xb.shape[0]} examples ({proto.name})")
             for a in b["ours_attacks"]:
                 print(f"   ours {a['name']:<22} {a['seconds']:7.2f}s  after it {100 * a['robust_accuracy']:.1f}%")
@@ -218,6 +226,10 @@ def cmd_perf(args) -> int:
             print(f"   ours (cascade, channels-last) {b['ours_s']:6.1f}s  worst case {100 * b['ours_worst']:.1f}%")
             print(f"   ours (cascade, NCHW)          {b['ours_nchw_s']:6.1f}s  worst case {100 * b['ours_nchw_worst']:.1f}%"
                   f"  (per-example outcomes {'identical' if b['layouts_agree'] else 'DIFFER'})")
+            if b["amp"]:
+                a = b["amp"]
+                print(f"   ours (cascade, bf16 search)   {a['seconds']:6.1f}s  worst case {100 * a['worst']:.1f}%"
+                      f"  (per-example outcomes {'identical' if a['agree'] else 'DIFFER'} vs float32)")
             print(f"   one by one                    {b['one_by_one_s']:6.1f}s  worst case {100 * b['one_by_one_worst']:.1f}%")
             print(f"   speed-up {b['one_by_one_s'] / b['ours_s']:.2f}x (target >= 2); the cascade alone "
                   f"{b['one_by_one_s'] / b['ours_nchw_s']:.2f}x, channels-last {b['ours_nchw_s'] / b['ours_s']:.2f}x")
@@ -249,6 +261,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--skip-battery", action="store_true")
+    p.add_argument("--amp", action="store_true", help="also time the cascade with bf16 attack search (always on CUDA)")
     p.add_argument("--train-models", nargs="+", default=["fmnist_linear_n100", "fmnist_lwf_n100",
                    "fmnist_free_scratch_n100", "fmnist_fast_scratch_n100", "fmnist_adv_scratch_n100"])
     p.add_argument("--train-protocol", default="fmnist-linf-quick")

@@ -39,3 +39,17 @@ def test_channels_last_gives_the_same_outcome_for_every_example(natural_model, t
         else:
             assert fast[key] == plain[key], key
     assert natural_model.blocks[0][0].weight.is_contiguous()
+
+
+def test_amp_searches_in_bf16_but_successes_are_checked_in_float32(natural_model, target_data):
+    from benchmark.models.layout import Autocast
+
+    _, _, x, y = target_data
+    x, y, idx = x[:100], y[:100], torch.arange(100)
+    with torch.no_grad():
+        full, low = natural_model(x), Autocast(natural_model, "cpu")(x)
+    assert low.dtype == torch.float32 and 0 < (full - low).abs().max() < 0.5  # really bf16, and close
+    attacks = [a for a in load_protocol("fmnist-linf-quick").build_attacks(0.03) if a.name != "autoattack"]
+    fp32, amp = (run_battery(natural_model, attacks, x, y, idx, 0.03, "Linf", amp=a) for a in (False, True))
+    assert amp["clean_accuracy"] == fp32["clean_accuracy"]  # clean predictions are float32
+    assert abs(amp["robust_accuracy"] - fp32["robust_accuracy"]) <= 0.03
