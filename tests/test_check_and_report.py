@@ -87,10 +87,10 @@ def test_perf_runs_side_by_side(tiny_zoo, capsys):
     assert main(["train", "--model", "m", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["perf", "--model", "m", "--n-pgd", "40", "--n-battery", "8", "--steps", "5",
-                 "--battery-models", "m", "--train-models", "m", "--amp", "--quiet"]) == 0
+                 "--battery-models", "m", "--train-models", "m", "--amp", "--aa-seeds", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     for needle in ("1. PGD-5", "ratio torchattacks/ours", "ours (channels-last)", "3. PGD step / (forward+backward)",
-                   "2. Battery on m, 8", "ours (cascade, NCHW)", "bf16 search", "per-example outcomes identical", "speed-up",
+                   "2. Battery on m, 8", "ours (cascade, NCHW)", "bf16 search", "seeds 0-1", "per-example outcomes identical", "speed-up",
                    "4. Training cost", "trained here", "[fresh]"):
         assert needle in out, needle
     # without retraining, costs come from the records, and a model never evaluated says how to fix it
