@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from benchmark.attacks import Attack, perturbation_norm
+from benchmark.attacks import Attack, perturbation_norm, within_eps
 from benchmark.errors import BenchmarkError
 
 SCHEMA_VERSION = 1
@@ -43,6 +43,10 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: s
     return out
 
 
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str = "cpu") -> float:
+    return float((predict(model, x, device=device) == y.cpu()).float().mean())
+
+
 def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: torch.Tensor,
                 index: torch.Tensor, eps: float, norm: str, batch_size: int = 500, device: str = "cpu",
                 cascade: bool = True, progress: Callable | None = None, fast_layout: bool = True,
@@ -68,7 +72,6 @@ def _run_battery(model, searcher, attacks, x, y, index, eps, norm, batch_size, d
     clean_pred = predict(model, x, device=device)
     correct = clean_pred == y.cpu()
     robust = correct.clone()
-    tol = eps * 1e-5 + 1e-6  # float slack on the projection, far below any meaningful change
     per_example = {"index": index.tolist(), "label": y.tolist(), "clean_correct": correct.int().tolist()}
     meta = []
     for attack in attacks:
@@ -87,7 +90,7 @@ def _run_battery(model, searcher, attacks, x, y, index, eps, norm, batch_size, d
             dist = perturbation_norm((x_adv - xb).float(), norm)
             in_range = (x_adv.flatten(1).amin(1) >= -1e-6) & (x_adv.flatten(1).amax(1) <= 1 + 1e-6)
             fooled = (pred_adv != yb) & in_range & torch.isfinite(dist)
-            success = fooled & (dist <= eps + tol)
+            success = fooled & within_eps(dist, eps)
             outcome[b] = success.cpu().to(torch.int8)
             norms[b] = torch.where(fooled, dist, torch.full_like(dist, float("nan"))).cpu()
             if progress:

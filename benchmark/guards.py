@@ -15,16 +15,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchmark.attacks import PGD, attack_mode
-from benchmark.evaluation import predict
+from benchmark.attacks import PGD, attack_mode, perturbation_norm, within_eps
+from benchmark.evaluation import accuracy, predict
 
 LARGE_EPS = {"Linf": 0.5, "L2": 20.0}
 SLACK = 0.02  # 2 of 100 examples: room for the attacks' own randomness
 
 
 def _robust(model, attack, x, y, index, device) -> float:
-    x_adv = attack(model, x.to(device), y.to(device), index)
-    return float((predict(model, x_adv, device=device) == y).float().mean())
+    return accuracy(model, attack(model, x.to(device), y.to(device), index), y, device)
 
 
 def input_gradients_ok(model, x, y, device) -> float:
@@ -48,9 +47,8 @@ def square_breaks(model, x, y, norm: str, eps: float, queries: int, seed: int, d
         sq = SquareAttack(model, p_init=0.8, n_queries=queries, eps=eps, norm=norm, n_restarts=1, seed=seed,
                           verbose=False, device=device, resc_schedule=False)
         x_adv = sq.perturb(x.to(device), y.to(device))
-    dist = (x_adv.cpu() - x).flatten(1)
-    dist = dist.abs().amax(1) if norm == "Linf" else dist.norm(dim=1)
-    fooled = (predict(model, x_adv, device=device) != y) & (dist <= eps * (1 + 1e-5) + 1e-6)
+    dist = perturbation_norm(x_adv.cpu() - x, norm)
+    fooled = (predict(model, x_adv, device=device) != y) & within_eps(dist, eps)
     return int(fooled.sum())
 
 

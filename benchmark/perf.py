@@ -26,12 +26,6 @@ def _timed(fn, device: str, repeats: int = 1):
     return out, best
 
 
-def _acc(model, x, y, device) -> float:
-    from benchmark.evaluation import predict
-
-    return float((predict(model, x, device=device) == y.cpu()).float().mean())
-
-
 def fwd_bwd_seconds(model, x, y, device, repeats: int = 5) -> float:
     """One forward and one input-gradient backward pass over the batch (parameters frozen)."""
     import torch.nn.functional as F
@@ -53,6 +47,7 @@ def compare_pgd(model, x, y, eps, steps, device, repeats: int = 3) -> dict:
     import torchattacks
 
     from benchmark.attacks import PGD
+    from benchmark.evaluation import accuracy
     from benchmark.models.layout import as_layout, channels_last
 
     alpha = 2.5 * eps / steps
@@ -71,9 +66,9 @@ def compare_pgd(model, x, y, eps, steps, device, repeats: int = 3) -> dict:
         fb_cl = fwd_bwd_seconds(model, xc, y, device)
     return {"ours_s": t_ours, "ours_no_early_stop_s": t_full, "torchattacks_s": t_theirs, "fwd_bwd_s": fb,
             "ours_channels_last_s": t_cl, "fwd_bwd_channels_last_s": fb_cl, "channels_last": nhwc,
-            "ours_channels_last_acc": _acc(model, xcl, y, device),
-            "ours_acc": _acc(model, xo, y, device), "ours_no_early_stop_acc": _acc(model, xf, y, device),
-            "torchattacks_acc": _acc(model, xt, y, device), "steps": steps}
+            "ours_channels_last_acc": accuracy(model, xcl, y, device),
+            "ours_acc": accuracy(model, xo, y, device), "ours_no_early_stop_acc": accuracy(model, xf, y, device),
+            "torchattacks_acc": accuracy(model, xt, y, device), "steps": steps}
 
 
 def compare_battery(model, protocol, x, y, device, batch_size, amp: bool = False, aa_seeds: int = 1) -> dict:
@@ -84,8 +79,8 @@ def compare_battery(model, protocol, x, y, device, batch_size, amp: bool = False
     """
     import torchattacks
 
-    from benchmark.attacks import AutoAttack, perturbation_norm
-    from benchmark.evaluation import predict, run_battery
+    from benchmark.attacks import AutoAttack, perturbation_norm, within_eps
+    from benchmark.evaluation import accuracy, predict, run_battery
 
     eps, norm = protocol.eps, protocol.threat_model
     index = torch.arange(x.shape[0])
@@ -113,14 +108,14 @@ def compare_battery(model, protocol, x, y, device, batch_size, amp: bool = False
         x_adv, t = _timed(run, device)
         t_all += t
         dist = perturbation_norm((x_adv - x).float(), norm).cpu()
-        broken = (predict(model, x_adv, device=device) != y.cpu()) & (dist <= eps * (1 + 1e-5) + 1e-6)
+        broken = (predict(model, x_adv, device=device) != y.cpu()) & within_eps(dist, eps)
         robust &= ~broken
         per[name] = {"seconds": t, "robust_acc": float((correct & ~broken).float().mean())}
     # AutoAttack's own run-to-run spread: how far apart two honest worst cases may be
     aa_spread = [per["autoattack (standard)"]["robust_acc"]]
     for seed in range(1, aa_seeds):
         x_adv = AutoAttack("aa", norm, eps, version="standard", seed=seed)(model, x, y)
-        aa_spread.append(float((predict(model, x_adv, device=device) == y.cpu()).float().mean()))
+        aa_spread.append(accuracy(model, x_adv, y, device))
     (fast, t_fast), (plain, t_plain) = ours[True], ours[False]
     same = fast["per_example"]["robust"] == plain["per_example"]["robust"]
     amp_row = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmark.attacks.base import Attack, attack_mode, perturbation_norm
+from benchmark.attacks.base import Attack, attack_mode, perturbation_norm, within_eps
 from benchmark.attacks.deepfool import DeepFool
 from benchmark.attacks.external import AutoAttack, CarliniWagnerL2
 from benchmark.attacks.pgd import PGD
@@ -31,4 +31,4 @@ def build_attack(spec: dict, norm: str, eps: float, seed: int = 0) -> Attack:
 
 
 __all__ = ["ATTACK_TYPES", "Attack", "AutoAttack", "CarliniWagnerL2", "DeepFool", "PGD",
-           "attack_mode", "build_attack", "perturbation_norm"]
+           "attack_mode", "build_attack", "perturbation_norm", "within_eps"]

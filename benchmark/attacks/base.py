@@ -19,6 +19,11 @@ def perturbation_norm(delta: torch.Tensor, norm: str) -> torch.Tensor:
     return flat.abs().amax(1) if norm == "Linf" else flat.norm(p=2, dim=1)
 
 
+def within_eps(dist: torch.Tensor, eps: float) -> torch.Tensor:
+    """Inside the eps ball, with float slack on the projection far below any meaningful change."""
+    return dist <= eps * (1 + 1e-5) + 1e-6
+
+
 @contextlib.contextmanager
 def attack_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode and no parameter gradients while attacking; the previous state comes back after."""
