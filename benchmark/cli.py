@@ -122,6 +122,7 @@ def cmd_run(args) -> int:
     cmd_train(args)
     t_train = time.perf_counter() - t0
     args.model, args.n, args.cascade, args.eps, args.no_guards = names, None, None, None, False
+    args.no_channels_last, args.amp = False, False  # the main job evaluates as `evaluate` does by default
     args.protocol = args.protocol or SUITE_PROTOCOLS.get(args.suite)
     cmd_evaluate(args)
     print(f"\nsuite {args.suite}: {len(names)} entries, training {t_train:.0f}s, "

@@ -31,6 +31,15 @@ def test_train_evaluate_and_report(tiny_zoo, capsys):
     assert "tiny_lin" in out and "yes" in out
 
 
+def test_main_job_trains_and_evaluates_a_suite(tiny_zoo, capsys):
+    zoo, cache, results = tiny_zoo
+    write_entry(zoo, "tiny_nat", n_per_class=30)
+    code, out, _ = run(capsys, "run", "--suite", "test", "--quiet")
+    assert code == 0 and "suite test: 1 entries" in out and "worst case" in out
+    rec = json.loads((results / "fmnist-linf-quick" / "tiny_nat.json").read_text())
+    assert rec["memory_format"] == "channels_last" and rec["attack_precision"] == "float32" and rec["guards"]
+
+
 @pytest.mark.parametrize("argv,match", [
     (["evaluate", "--model", "nope"], "unknown model 'nope'"),
     (["evaluate", "--model", "tiny", "--protocol", "nope"], "unknown protocol 'nope': choose one of"),
