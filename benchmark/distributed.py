@@ -38,8 +38,15 @@ class Context:
             dist.barrier()
 
 
+def context(device: str = "cpu") -> Context:
+    """The process group this process is in, without ever starting one (library calls)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return Context()
+    return Context(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
 def setup(device: str = "cpu") -> Context:
-    """Join the process group torchrun describes (nccl on GPUs, gloo on CPU)."""
+    """Join the process group torchrun describes (nccl on GPUs, gloo on CPU): the CLI's commands do."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Context()

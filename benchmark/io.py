@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from benchmark.paths import repo_root
+
 
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Write via `write(tmp_path)` to a temporary file in the same folder, fsync, then rename.
@@ -23,10 +25,10 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results and weights are meant to be shared
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results and weights are meant to be shared
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
@@ -63,10 +65,6 @@ def sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -93,7 +91,24 @@ def library_versions() -> dict[str, str]:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = "not installed"
-    from benchmark import __version__
+    from benchmark._version import __version__
 
     versions["robust-transfer-bench"] = __version__
     return versions
+
+
+def machine() -> dict:
+    """What decides float results on this machine: CPU kernels (ISA), threads, GPU."""
+    import torch
+
+    info = {"platform": platform.machine(), "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "dnnl_max_cpu_isa": os.environ.get("DNNL_MAX_CPU_ISA", "native")}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def provenance() -> dict:
+    """Git commit, library versions and machine, for every record."""
+    return {"git_commit": git_commit(), "versions": library_versions(), "machine": machine()}

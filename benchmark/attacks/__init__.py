@@ -1,34 +1,29 @@
-"""The attack battery: build attacks from protocol specs."""
+"""The attack battery: one file per attack, each registered where it is defined."""
 
 from __future__ import annotations
 
-from benchmark.attacks.base import Attack, attack_mode, perturbation_norm, within_eps
+from benchmark.attacks.autoattack import AutoAttack
+from benchmark.attacks.base import (ATTACKS, Attack, attack_mode, perturbation_norm, register_attack,
+                                    within_eps)
+from benchmark.attacks.cw import CarliniWagnerL2
 from benchmark.attacks.deepfool import DeepFool
-from benchmark.attacks.external import AutoAttack, CarliniWagnerL2
 from benchmark.attacks.pgd import PGD
 from benchmark.errors import BenchmarkError
 
-ATTACK_TYPES: dict[str, type[Attack]] = {
-    "pgd": PGD,
-    "deepfool": DeepFool,
-    "cw-l2": CarliniWagnerL2,
-    "autoattack": AutoAttack,
-}
 
-
-def build_attack(spec: dict, norm: str, eps: float, seed: int = 0) -> Attack:
-    """Build an attack from a protocol entry {name, type, **params}."""
+def build_attack(spec: dict, norm: str, eps: float, seed: int = 0, where: str = "protocol",
+                 field_prefix: str = "attacks[0].") -> Attack:
+    """Build an attack from a protocol entry {name, type, **params}; errors name the field."""
     params = dict(spec)
     kind = params.pop("type", None)
     name = params.pop("name", kind)
-    if kind not in ATTACK_TYPES:
-        raise BenchmarkError(f"attack {name!r}: unknown type {kind!r}, choose one of {', '.join(ATTACK_TYPES)}")
-    params.setdefault("seed", seed)
-    try:
-        return ATTACK_TYPES[kind](name, norm, eps, **params)
-    except TypeError as exc:
-        raise BenchmarkError(f"attack {name!r}: bad parameter ({exc})") from None
+    seed = params.pop("seed", seed)  # an attack may pin its own seed
+    if kind not in ATTACKS:
+        raise BenchmarkError(f"{where}: field '{field_prefix}type': {ATTACKS.unknown(kind)}")
+    cls = ATTACKS.get(kind)
+    cls.parse_params(params, where, field_prefix)
+    return cls(name, norm, eps, seed, **params)
 
 
-__all__ = ["ATTACK_TYPES", "Attack", "AutoAttack", "CarliniWagnerL2", "DeepFool", "PGD",
-           "attack_mode", "build_attack", "perturbation_norm", "within_eps"]
+__all__ = ["ATTACKS", "Attack", "AutoAttack", "CarliniWagnerL2", "DeepFool", "PGD", "attack_mode", "build_attack",
+           "perturbation_norm", "register_attack", "within_eps"]

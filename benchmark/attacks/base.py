@@ -1,8 +1,9 @@
-"""The one base class every attack subclasses, and the norms they share."""
+"""The one base class every attack subclasses, the attack registry, and the norms they share."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from typing import Iterator
 
@@ -10,8 +11,13 @@ import torch
 from torch import nn
 
 from benchmark.errors import BenchmarkError
+from benchmark.registry import Registry
+from benchmark.spec import parse_dataclass, to_plain
 
 NORMS = ("Linf", "L2")
+
+ATTACKS: Registry[type["Attack"]] = Registry("attack type")
+register_attack = ATTACKS.register
 
 
 def perturbation_norm(delta: torch.Tensor, norm: str) -> torch.Tensor:
@@ -46,8 +52,13 @@ def example_generator(seed: int, index: int, salt: str, device: torch.device) ->
     return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
 
 
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    pass
+
+
 class Attack:
-    """An attack under a threat model (norm, eps).
+    """An attack under a threat model (norm, eps), with its parameters in a typed `Params` dataclass.
 
     Subclasses implement `perturb`, which returns candidate adversarial inputs in [0, 1].
     The evaluator decides success: misclassified and within the eps ball. Attacks with
@@ -56,13 +67,23 @@ class Attack:
     """
 
     minimal_norm = False
+    Params: type = NoParams
 
-    def __init__(self, name: str, norm: str, eps: float, seed: int = 0):
+    def __init__(self, name: str, norm: str, eps: float, seed: int = 0, **params):
+        where = f"attack {name}"
         if norm not in NORMS:
-            raise BenchmarkError(f"attack {name}: norm must be one of {NORMS}, got {norm!r}")
-        if not (eps > 0):
-            raise BenchmarkError(f"attack {name}: eps must be positive, got {eps}")
+            raise BenchmarkError(f"{where}: norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise BenchmarkError(f"{where}: eps must be positive, got {eps!r}")
         self.name, self.norm, self.eps, self.seed = name, norm, float(eps), int(seed)
+        self.params = self.parse_params(params, where)
+        for key, value in dataclasses.asdict(self.params).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def parse_params(cls, params: dict, where: str, prefix: str = ""):
+        """The attack's parameters, checked: unknown names and wrong values are one-line errors."""
+        return parse_dataclass(cls.Params, params, where, prefix)
 
     def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -76,7 +97,8 @@ class Attack:
         return x_adv.detach()
 
     def describe(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        base = {"name": self.name, "norm": self.norm, "eps": self.eps, "seed": self.seed}
+        return {**base, **{k: to_plain(getattr(self, k)) for k in dataclasses.asdict(self.params)}}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe()})"

@@ -6,18 +6,23 @@ only; this one steps a whole batch at once over the top candidate classes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
-from benchmark.attacks.base import Attack
+from benchmark.attacks.base import Attack, register_attack
+from benchmark.spec import check_field, non_negative, positive
 
 
+@register_attack("deepfool")
 class DeepFool(Attack):
     minimal_norm = True
 
-    def __init__(self, name: str, norm: str, eps: float, steps: int = 50, overshoot: float = 0.02,
-                 candidates: int = 10, seed: int = 0):
-        super().__init__(name, norm, eps, seed)
-        self.steps, self.overshoot, self.candidates = int(steps), float(overshoot), int(candidates)
+    @dataclass(frozen=True)
+    class Params:
+        steps: int = field(default=50, metadata=check_field(positive))
+        overshoot: float = field(default=0.02, metadata=check_field(non_negative))
+        candidates: int = field(default=10, metadata=check_field(lambda v: None if v >= 2 else "must be 2 or more"))
 
     def perturb(self, model, x, y, index):
         with torch.no_grad():

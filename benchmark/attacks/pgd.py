@@ -7,10 +7,14 @@ already misclassified, so any iterate that fools the model counts (not just the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
-from benchmark.attacks.base import Attack, example_generator
+from benchmark.attacks.base import Attack, example_generator, register_attack
+from benchmark.spec import check_field, positive
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -21,17 +25,21 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return wrong.amax(1) - true
 
 
+@register_attack("pgd")
 class PGD(Attack):
-    def __init__(self, name: str, norm: str, eps: float, steps: int = 20, step_size: float | None = None,
-                 restarts: int = 1, random_start: bool = True, loss: str = "ce", seed: int = 0,
-                 return_last: bool = False):
-        super().__init__(name, norm, eps, seed)
-        if loss not in ("ce", "cw"):
-            raise ValueError(f"attack {name}: loss must be 'ce' or 'cw', got {loss!r}")
-        self.steps, self.restarts, self.random_start, self.loss = int(steps), int(restarts), bool(random_start), loss
-        self.step_size = float(step_size) if step_size else 2.5 * self.eps / max(self.steps, 1)
+    @dataclass(frozen=True)
+    class Params:
+        steps: int = field(default=20, metadata=check_field(positive))
+        step_size: float | None = field(default=None, metadata=check_field(positive))  # default 2.5 eps / steps
+        restarts: int = field(default=1, metadata=check_field(positive))
+        random_start: bool = True
+        loss: Literal["ce", "cw"] = "ce"
         # evaluation keeps the first iterate that fools the model; adversarial training wants the last one
-        self.return_last = bool(return_last)
+        return_last: bool = False
+
+    def __init__(self, name: str, norm: str, eps: float, seed: int = 0, **params):
+        super().__init__(name, norm, eps, seed, **params)
+        self.step_size = float(self.step_size) if self.step_size else 2.5 * self.eps / self.steps
 
     def _init_delta(self, x: torch.Tensor, index: torch.Tensor, restart: int) -> torch.Tensor:
         if not self.random_start:

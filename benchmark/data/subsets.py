@@ -20,7 +20,8 @@ def hash_order(n: int, seed: int, salt: str = "") -> torch.Tensor:
     return torch.tensor(sorted(range(n), key=scores.__getitem__), dtype=torch.long)
 
 
-def stratified_subset(labels: torch.Tensor, n_per_class: int | None, seed: int) -> torch.Tensor:
+def stratified_subset(labels: torch.Tensor, n_per_class: int | None, seed: int, salt: str = "class",
+                      class_names: list[str] | None = None) -> torch.Tensor:
     """Sorted indices of `n_per_class` examples of every class (all examples when None)."""
     if n_per_class is None:
         return torch.arange(labels.shape[0])
@@ -30,12 +31,33 @@ def stratified_subset(labels: torch.Tensor, n_per_class: int | None, seed: int) 
     for c in torch.unique(labels).tolist():
         members = torch.nonzero(labels == c).flatten()
         if members.numel() < n_per_class:
-            raise BenchmarkError(
-                f"class {c} has only {members.numel()} examples, fewer than n_per_class={n_per_class}"
-            )
-        order = hash_order(members.numel(), seed, salt=f"class{c}")
+            label = f"class {c}" + (f" ({class_names[c]!r})" if class_names and c < len(class_names) else "")
+            raise BenchmarkError(f"{label} has only {members.numel()} training examples, fewer than "
+                                 f"n_per_class={n_per_class}: lower n_per_class or add images")
+        order = hash_order(members.numel(), seed, salt=f"{salt}{c}")
         picked.append(members[order[:n_per_class]])
     return torch.sort(torch.cat(picked)).values
+
+
+def split_validation(labels: torch.Tensor, n_per_class: int | None, seed: int = 0,
+                     class_names: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training pool, validation) indices: the validation split is `n_per_class` examples of each
+    class, fixed for the task; the pool is everything else. Without a validation split, the pool
+    is the whole training split."""
+    if not n_per_class:
+        return torch.arange(labels.shape[0]), torch.zeros(0, dtype=torch.long)
+    val = stratified_subset(labels, n_per_class, seed, salt="validation-class", class_names=class_names)
+    keep = torch.ones(labels.shape[0], dtype=torch.bool)
+    keep[val] = False
+    return torch.nonzero(keep).flatten(), val
+
+
+def training_subset(labels: torch.Tensor, n_per_class: int | None, seed: int, validation_per_class: int | None = None,
+                    validation_seed: int = 0, class_names: list[str] | None = None) -> torch.Tensor:
+    """Indices (into the training split) of a seed's training subset, drawn from the pool that
+    excludes the validation split."""
+    pool, _ = split_validation(labels, validation_per_class, validation_seed, class_names)
+    return pool[stratified_subset(labels[pool], n_per_class, seed, class_names=class_names)]
 
 
 def eval_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor:

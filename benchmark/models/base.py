@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from benchmark.errors import BenchmarkError
+
 
 class TransferModel(nn.Module):
     def __init__(self, blocks: Sequence[nn.Module], head: nn.Module, feature_dim: int,
@@ -48,6 +50,20 @@ class TransferModel(nn.Module):
         return self.head(self.features(x))
 
 
+class TrainedPart(nn.Module):
+    """The part of a model after its first `frozen` blocks: what a partial transfer trains.
+
+    It takes the frozen prefix's output (computed once) instead of pixels.
+    """
+
+    def __init__(self, model: TransferModel, frozen: int):
+        super().__init__()
+        self.model, self.frozen = model, frozen
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.model.suffix(h, self.frozen)
+
+
 def make_head(feature_dim: int, num_classes: int, spec: dict | None = None) -> nn.Module:
     """A linear head, or an MLP head: spec = {"type": "mlp", "hidden": [256, 256], "dropout": 0.0}."""
     spec = spec or {"type": "linear"}
@@ -63,6 +79,4 @@ def make_head(feature_dim: int, num_classes: int, spec: dict | None = None) -> n
             width = hidden
         layers.append(nn.Linear(width, num_classes))
         return nn.Sequential(*layers)
-    from benchmark.errors import BenchmarkError
-
     raise BenchmarkError(f"unknown head type {kind!r}: use 'linear' or 'mlp'")

@@ -39,20 +39,3 @@ def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
 
 def as_layout(x: torch.Tensor, active: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if active and x.dim() == 4 else x
-
-
-class Autocast(nn.Module):
-    """The model under autocast (bf16), returning float32 logits: for the attacks' search only.
-
-    Opt-in (`evaluate --amp`). The battery still decides every success with the float32
-    model, so low precision can never count a false break; it can make an attack weaker,
-    which is why it is off by default and recorded in each record.
-    """
-
-    def __init__(self, model: nn.Module, device_type: str, dtype: torch.dtype = torch.bfloat16):
-        super().__init__()
-        self.model, self.device_type, self.dtype = model, device_type, dtype
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            return self.model(x).float()

@@ -1,12 +1,19 @@
-"""A small CNN for 28x28 grey images: the embedded default that trains on a CPU."""
+"""A small CNN for 28x28 grey images whose features come from a fully connected layer.
+
+The second architecture family of the embedded suite: its 128-d features are a
+fully connected layer trained on the source's classes, unlike the pooled convolution
+features of the paper's wide residual networks (`wrn_10_1`).
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
 from benchmark.models.base import TransferModel, make_head
+from benchmark.models.registry import register_model
 
 
+@register_model("small_cnn")
 def small_cnn(num_classes: int, in_channels: int, mean, std, head: dict | None = None,
               width: int = 16, feature_dim: int = 128) -> TransferModel:
     w = width
