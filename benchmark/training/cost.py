@@ -23,6 +23,8 @@ def block_mac_shares(model, input_shape: tuple[int, ...]) -> list[float]:
 
     shares = []
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()  # a train-mode pass would move batch-norm running statistics
     try:
         with torch.no_grad():
             h = (torch.zeros(1, *input_shape, device=model.mean.device) - model.mean) / model.std
@@ -31,6 +33,7 @@ def block_mac_shares(model, input_shape: tuple[int, ...]) -> list[float]:
                 h = block(h)
                 shares.append(macs["n"])
     finally:
+        model.train(was_training)
         for handle in handles:
             handle.remove()
     total = max(sum(shares), 1)

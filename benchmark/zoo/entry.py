@@ -1,0 +1,235 @@
+"""A zoo entry: one YAML file that says what a model is (task, architecture, threat model),
+how it is made (strategy, source, data size, recipe, seeds, tuning budget) and where its
+published weights are (per seed, pinned by sha256). Entries are data, never code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from benchmark.errors import BenchmarkError
+from benchmark.spec import check_field, non_default, parse_dataclass, positive, to_plain, unknown_key
+
+
+def _sha(v) -> str | None:
+    ok = isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+    return None if ok else "must be 64 lowercase hex digits or null"
+
+
+@dataclass(frozen=True)
+class WeightsRef:
+    """Published weights for one seed: a file (relative to the entry's folder) or a URL."""
+
+    seed: int = 0
+    file: str | None = None
+    url: str | None = None                      # https://..., http://... or file://...
+    sha256: str | None = field(default=None, metadata=check_field(_sha))
+    format: Literal["safetensors", "torch"] = "safetensors"
+    state_key: str | None = None                # the state dict's key inside a torch checkpoint
+    trusted: bool = False                       # allow a torch pickle that holds more than tensors
+    convert: str | None = None                  # a registered key conversion (benchmark/zoo/converters.py)
+    rename: list[list[str]] = field(default_factory=list)  # [regex, replacement] pairs, applied in order
+    drop: str | None = None                     # regex of checkpoint keys to ignore
+
+    def where(self) -> str:
+        return self.file or self.url or "?"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    mean: list[float]
+    std: list[float]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The hyperparameter budget every arm gets, selected on the task's validation split."""
+
+    grid: dict[str, list]
+    criterion: Literal["robust", "clean"] = "robust"
+    selected: dict | None = None
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    task: str
+    architecture: str
+    threat_model: Literal["Linf", "L2"]
+    eps: float = field(metadata=check_field(positive))
+    protocol: str
+    strategy: str
+    recipe: dict = field(default_factory=dict)
+    source: str | None = None
+    n_per_class: int | Literal["all"] | None = field(default="all", metadata=check_field(
+        lambda v: None if v == "all" or v > 0 else "must be a positive integer or 'all'"))
+    head: dict = field(default_factory=lambda: {"type": "linear"})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata=check_field(
+        lambda v: None if v and len(set(v)) == len(v) else "must list distinct seeds"))
+    weights: list[WeightsRef] = field(default_factory=list)
+    normalization: Normalization | None = None   # the weights' own input statistics (external sources)
+    tuning: Tuning | None = None
+    reference: str = ""
+    description: str = ""
+    suites: list[str] = field(default_factory=list)
+    path: str = field(default="", compare=False)  # the file it came from
+    origin: Literal["project", "user"] = field(default="project", compare=False)
+
+    @property
+    def n(self) -> int | None:
+        """Examples per class, or None for all."""
+        return None if self.n_per_class in ("all", None) else int(self.n_per_class)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path).parent if self.path else Path(".")
+
+    def strategy_cls(self):
+        from benchmark.strategies import STRATEGIES
+
+        return STRATEGIES.get(self.strategy)
+
+    def parsed_recipe(self):
+        from benchmark.strategies import parse_recipe
+
+        if self.strategy == "external":
+            raise BenchmarkError(f"{self.name} is published by its authors; it has no recipe to train here: "
+                                 "evaluate or transfer from its published weights")
+        return parse_recipe(self.recipe, self.strategy_cls(), self.path or self.name)
+
+    def make_strategy(self, recipe=None):
+        return self.strategy_cls()(recipe or self.parsed_recipe(), self.eps, self.threat_model)
+
+    @property
+    def family(self) -> str:
+        """A display label that tells transfer, fine-tuning and from-scratch baselines apart."""
+        if self.strategy == "external":
+            return "published elsewhere"
+        return self.make_strategy().describe(self)
+
+    def published(self, seed: int) -> WeightsRef | None:
+        return next((w for w in self.weights if w.seed == seed), None)
+
+    def with_recipe(self, recipe) -> "ZooEntry":
+        return replace(self, recipe=recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe))
+
+    def to_dict(self) -> dict:
+        d = to_plain(self)
+        for key in ("path", "origin"):
+            d.pop(key)
+        return d
+
+    def file_dict(self) -> dict:
+        """What the entry's YAML file holds: every field, without optional ones left empty."""
+        d = self.to_dict()
+        for key in ("source", "normalization", "tuning"):
+            if d.get(key) is None:
+                d.pop(key)
+        if self.weights:
+            d["weights"] = [{"seed": w.seed, **non_default(w)} for w in self.weights]
+        else:
+            d.pop("weights")
+        if self.tuning is not None and self.tuning.selected is None:
+            d["tuning"].pop("selected")
+        order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "source",
+                 "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization", "reference",
+                 "description", "suites")
+        return {k: d[k] for k in order if k in d}
+
+
+ENTRY_KEYS = tuple(f for f in ZooEntry.__dataclass_fields__ if f not in ("path", "origin"))
+
+
+def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
+    """Validate an entry mapping; every problem is one line naming the field."""
+    from benchmark.data.tasks import get_task
+    from benchmark.models import MODELS
+    from benchmark.strategies import STRATEGIES, parse_recipe
+
+    if not isinstance(data, dict):
+        raise BenchmarkError(f"{where}: a zoo entry must be a mapping of fields, got {type(data).__name__}")
+    for key in data:
+        if key not in ENTRY_KEYS:
+            raise unknown_key(key, ENTRY_KEYS, where)
+    values = dict(data)
+    if values.get("n_per_class") is None and "n_per_class" in values:
+        values["n_per_class"] = "all"
+    entry = parse_dataclass(ZooEntry, values, where, extra_known=())
+    entry = replace(entry, path=where, origin=origin)
+    if entry.architecture not in MODELS:
+        raise BenchmarkError(f"{where}: field 'architecture': {MODELS.unknown(entry.architecture)}")
+    if entry.strategy not in STRATEGIES:
+        raise BenchmarkError(f"{where}: field 'strategy': {STRATEGIES.unknown(entry.strategy)}")
+    try:
+        get_task(entry.task, relative_to=entry.folder)
+    except BenchmarkError as exc:
+        raise BenchmarkError(f"{where}: field 'task': {exc}") from None
+    cls = STRATEGIES.get(entry.strategy)
+    if cls.source == "required" and not entry.source:
+        raise BenchmarkError(f"{where}: field 'source' is required for strategy {entry.strategy!r}")
+    if cls.source == "none" and entry.source:
+        raise BenchmarkError(f"{where}: field 'source' does not apply to strategy {entry.strategy!r}")
+    if entry.strategy == "external":
+        if entry.recipe or not entry.weights or entry.tuning:
+            raise BenchmarkError(f"{where}: an 'external' entry lists its published `weights` and has no recipe")
+        recipe = None
+    else:
+        recipe = parse_recipe(entry.recipe, cls, where)
+    head = entry.head
+    if not isinstance(head, dict) or head.get("type", "linear") not in ("linear", "mlp"):
+        raise BenchmarkError(f"{where}: field 'head.type' must be 'linear' or 'mlp'")
+    if entry.tuning is not None:
+        _check_grid(entry.tuning, recipe, cls, where)
+    seeds = {w.seed for w in entry.weights}
+    if len(seeds) != len(entry.weights):
+        raise BenchmarkError(f"{where}: field 'weights' lists a seed twice")
+    for i, w in enumerate(entry.weights):
+        if (w.file is None) == (w.url is None):
+            raise BenchmarkError(f"{where}: field 'weights[{i}]' needs exactly one of 'file' or 'url'")
+        if w.seed not in entry.seeds:
+            raise BenchmarkError(f"{where}: field 'weights[{i}].seed' is {w.seed}, not one of seeds {entry.seeds}")
+    if entry.normalization is not None:
+        n = entry.normalization
+        if len(n.mean) != len(n.std) or min(n.std) <= 0:
+            raise BenchmarkError(f"{where}: field 'normalization' needs one mean and one positive std per channel")
+    return entry
+
+
+def _check_grid(tuning: Tuning, recipe, cls, where: str) -> None:
+    from benchmark.strategies import parse_recipe
+
+    if not tuning.grid:
+        raise BenchmarkError(f"{where}: field 'tuning.grid' must name at least one recipe field")
+    for key, values in tuning.grid.items():
+        if not isinstance(values, list) or not values:
+            raise BenchmarkError(f"{where}: field 'tuning.grid.{key}' must be a non-empty list of values")
+        for v in values:
+            try:
+                parse_recipe({**recipe.to_dict(), key: v}, cls, where)
+            except BenchmarkError as exc:
+                raise BenchmarkError(f"{where}: field 'tuning.grid.{key}': {str(exc).split(': ', 1)[1]}") from None
+
+
+def load_entry_file(path: Path, origin: str = "project") -> ZooEntry:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise BenchmarkError(f"zoo entry {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    entry = parse_entry(data, str(path), origin)
+    if entry.name != Path(path).stem:
+        raise BenchmarkError(f"{path}: field 'name' is {entry.name!r} but the file is named {Path(path).stem!r}")
+    return entry
+
+
+def write_entry_file(entry: ZooEntry, path: Path | None = None) -> Path:
+    import yaml
+
+    from benchmark.io import atomic_write_text
+
+    path = Path(path or entry.path)
+    return atomic_write_text(path, yaml.safe_dump(entry.file_dict(), sort_keys=False, width=110))
