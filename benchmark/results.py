@@ -1,22 +1,45 @@
-"""Evaluation records under results/: written atomically, read with validation."""
+"""Records on disk: evaluation records per (protocol, model, seed), training records per (model, seed).
+
+Layout under a results folder: `<protocol>/<model>/seed<k>.json`, sweep points under
+`<protocol>/sweeps/<model>/seed<k>@eps=<e>.json`, training records under
+`training/<model>/seed<k>.json`, tuning records under `tuning/<model>.json`.
+The project's `results/` holds the records of its entries' published weights; records of
+the user's own entries and retrained copies go to the user's results folder.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from benchmark.errors import BenchmarkError
-from benchmark.io import atomic_write_json, repo_root
+from benchmark.io import atomic_write_json
+from benchmark.paths import project_results_dir, user_results_dir
+
+SPECIAL_DIRS = ("training", "tuning")
 
 
-def results_dir(override: str | Path | None = None) -> Path:
-    return Path(override or os.environ.get("RTB_RESULTS", repo_root() / "results"))
+def results_root(entry=None, weights_origin: str = "published", override=None) -> Path:
+    """Where an evaluation of `entry` with weights of `weights_origin` is recorded."""
+    if override:
+        return Path(override)
+    if entry is not None and (entry.origin == "user" or (weights_origin != "published" and entry.weights)):
+        return user_results_dir()
+    return project_results_dir()
 
 
-def record_path(model: str, protocol: str, root: str | Path | None = None, eps: float | None = None) -> Path:
-    base = results_dir(root) / protocol
-    return base / (f"{model}.json" if eps is None else f"sweeps/{model}@eps={eps:g}.json")
+def record_path(root: Path, protocol: str, model: str, seed: int, eps: float | None = None) -> Path:
+    if eps is None:
+        return Path(root) / protocol / model / f"seed{seed}.json"
+    return Path(root) / protocol / "sweeps" / model / f"seed{seed}@eps={eps:g}.json"
+
+
+def training_record_file(root: Path, model: str, seed: int) -> Path:
+    return Path(root) / "training" / model / f"seed{seed}.json"
+
+
+def tuning_record_file(root: Path, model: str) -> Path:
+    return Path(root) / "tuning" / f"{model}.json"
 
 
 def write_record(record: dict, path: Path) -> Path:
@@ -35,16 +58,22 @@ def read_record(path: Path) -> dict:
     return record
 
 
-def load_records(root: str | Path | None = None, include_sweeps: bool = False) -> list[dict]:
-    """Every complete record under results/ (training records and partial files are skipped)."""
+def load_records(roots=None, include_sweeps: bool = False) -> list[dict]:
+    """Every complete evaluation record under the given results folders (default: the project's)."""
+    roots = [project_results_dir()] if roots is None else [Path(r) for r in ([roots] if isinstance(roots, (str, Path))
+                                                                             else roots)]
     out = []
-    for path in sorted(results_dir(root).glob("*/**/*.json" if include_sweeps else "*/*.json")):
-        if path.parent.name == "training" or path.name.startswith("."):
-            continue
-        if "sweeps" in path.parts and not include_sweeps:
-            continue
-        try:
-            out.append(read_record(path))
-        except BenchmarkError:
-            continue
+    for root in roots:
+        pattern = "*/sweeps/*/seed*.json" if include_sweeps else "*/*/seed*.json"
+        paths = sorted(root.glob(pattern))
+        if include_sweeps:
+            paths = sorted(set(paths) | set(root.glob("*/*/seed*.json")))
+        for path in paths:
+            parts = path.relative_to(root).parts
+            if parts[0] in SPECIAL_DIRS or path.name.startswith(".") or (not include_sweeps and "sweeps" in parts):
+                continue
+            try:
+                out.append(read_record(path))
+            except BenchmarkError:
+                continue
     return out

@@ -1,82 +1,226 @@
-"""Evaluate one zoo entry under a protocol and write its record: the CLI's `evaluate`."""
+"""Evaluate a model under a protocol (`evaluate_model`), or one seed of a zoo entry with its
+published or trained weights, writing the record (`evaluate_entry`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
 
 from benchmark.errors import BenchmarkError
+from benchmark.evaluation.battery import BatteryOptions, check_inputs, merge_shards, run_battery
+from benchmark.evaluation.protocol import Protocol, load_protocol
+
+SCHEMA_VERSION = 2
 
 
-def evaluation_data(task: str, protocol, n: int | None, data_dir=None):
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate: where, how many examples, and the battery's knobs."""
+
+    device: str = "cpu"
+    batch_size: int = 500
+    n: int | None = None            # evaluation examples (default: the protocol's)
+    eps: float | None = None        # a sweep point instead of the protocol's eps
+    cascade: bool | None = None     # default: the protocol's
+    guards: bool = True
+    channels_last: bool = True
+    amp: bool = False
+    show_progress: bool = False
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where an entry's weights and data come from and where its record goes."""
+
+    weights: str = "auto"           # auto (published if any, else trained), published, trained, or a file
+    cache: str | None = None
+    data_dir: str | None = None
+    results_dir: str | None = None
+    write: bool = True
+    sweep: bool = False             # a sweep point: recorded under sweeps/, never over the protocol's record
+
+
+@dataclass
+class EvalResult:
+    """What an evaluation measured: clean, per-attack and worst-case accuracy, and per example."""
+
+    protocol: dict
+    eps: float
+    n_examples: int
+    cascade: bool
+    clean_accuracy: float
+    robust_accuracy: float
+    attacks: list[dict]
+    per_example: dict
+    seconds: float
+    memory_format: str
+    attack_precision: str
+    guards: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_record(self, **header) -> dict:
+        """A complete record (header fields such as model, seed, weights first)."""
+        from benchmark.io import provenance
+
+        body = asdict(self)
+        extra = body.pop("extra")
+        return {"schema": SCHEMA_VERSION, "complete": True, **header,
+                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **body, **extra,
+                **provenance()}
+
+    @property
+    def per_attack(self) -> dict[str, float]:
+        """Robust accuracy after each attack (cumulative when the battery ran as a cascade)."""
+        return {a["name"]: a["robust_accuracy"] for a in self.attacks}
+
+    def write(self, path, **header) -> Path:
+        """Save as a record (atomically); header fields such as model='my_model' go first."""
+        from benchmark.results import write_record
+
+        return write_record(self.to_record(**header), Path(path))
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        return summary_rows(asdict(self))
+
+    def __str__(self) -> str:
+        return "\n".join(f"{k:<12} {v}" for k, v in self.summary_rows())
+
+
+def summary_rows(record: dict) -> list[tuple[str, str]]:
+    rows = [("clean", f"{100 * record['clean_accuracy']:.1f}%")]
+    for a in record["attacks"]:
+        norm = a.get("median_norm")
+        extra = f"  (median norm of found perturbations {norm:.3f})" if norm is not None and \
+            a["type"] in ("DeepFool", "CarliniWagnerL2") else ""
+        rows.append((a["name"], f"{100 * a['robust_accuracy']:.1f}%  [{a['n_success']}/{a['n_attacked']} broken, "
+                                f"{a['seconds']:.1f}s]{extra}"))
+    rows.append(("worst case", f"{100 * record['robust_accuracy']:.1f}%"))
+    g = record.get("guards")
+    if g:
+        rows.append(("guards", f"{'FLAGGED: ' + '; '.join(g['flags']) if g['flagged'] else 'passed'} "
+                               f"({g['seconds']:.1f}s on {g['n_examples']} examples)"))
+    return rows
+
+
+def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, y: torch.Tensor,
+                   index: torch.Tensor | None = None, opts: EvalOptions = EvalOptions()) -> EvalResult:
+    """Attack `model` (pixels in [0, 1] in, logits out) under the protocol on the examples (x, y)."""
+    from tqdm.auto import tqdm
+
+    from benchmark.distributed import all_gather, context, shard
+
+    protocol = load_protocol(protocol) if isinstance(protocol, str) else protocol
+    if opts.batch_size <= 0:
+        raise BenchmarkError(f"batch size must be positive, got {opts.batch_size}")
+    eps = protocol.eps if opts.eps is None else opts.eps
+    index = torch.arange(x.shape[0]) if index is None else index
+    attacks = protocol.build_attacks(eps)
+    cascade = protocol.cascade if opts.cascade is None else opts.cascade
+    ctx = context()
+    bar = tqdm(total=len(attacks), desc="attacks", unit="attack", disable=not (opts.show_progress and ctx.is_main),
+               leave=False)
+    current = {"name": None}
+
+    def progress(name: str, k: int):
+        if name != current["name"]:
+            if current["name"] is not None:
+                bar.update(1)
+            current["name"] = name
+            bar.set_postfix_str(name)
+
+    model = model.to(opts.device).eval()
+    t0 = time.perf_counter()
+    mine = shard(ctx, x.shape[0])  # under torchrun each rank attacks its share of the fixed subset
+    battery = BatteryOptions(eps, protocol.threat_model, opts.batch_size, opts.device, cascade, opts.channels_last,
+                             opts.amp, progress if ctx.is_main else None)
+    part = run_battery(model, attacks, x[mine], y[mine], index[mine], battery)
+    parts = all_gather(ctx, (mine.tolist(), part["per_example"], [a["seconds"] for a in part["attacks"]]))
+    merged = merge_shards(parts, part["attacks"], cascade)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    result = EvalResult(protocol.to_dict(), eps, int(x.shape[0]), cascade, merged["clean_accuracy"],
+                        merged["robust_accuracy"], merged["attacks"], merged["per_example"],
+                        round(time.perf_counter() - t0, 3), part["memory_format"],
+                        "bf16 autocast (successes checked in float32)" if opts.amp else "float32")
+    if ctx.enabled:
+        result.extra["world_size"] = ctx.world_size
+    if opts.guards and ctx.is_main:
+        from benchmark.evaluation.guards import GuardOptions, run_guards
+        from benchmark.models.layout import as_layout, channels_last
+
+        robust = torch.tensor(result.per_example["robust"])
+        with channels_last(model, opts.channels_last) as nhwc:
+            result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
+                                       GuardOptions(protocol.threat_model, eps, protocol.seed, opts.device))
+    return result
+
+
+def evaluation_data(task, protocol: Protocol, n: int | None = None, data_dir=None):
     """The protocol's fixed evaluation subset of the task's test split, as float pixels in [0, 1]."""
-    from benchmark.data import eval_subset, load_task
-    from benchmark.data.datasets import ImageDataset
+    from benchmark.data import eval_subset, load_split
 
-    test = load_task(task, False, data_dir)
+    test = load_split(task, False, data_dir)
     n = protocol.n_examples if n is None else n
     if n <= 0:
         raise BenchmarkError(f"--n must be positive, got {n}")
     index = eval_subset(len(test), n, protocol.seed)
-    if isinstance(test, ImageDataset):
-        x = test.images[index].float().div(255)
+    return test.pixels(index), test.labels[index], index
+
+
+def training_info(entry, weights, cache=None) -> dict | None:
+    """Cost and provenance of the training run that made these weights."""
+    from benchmark.paths import project_results_dir, user_results_dir
+    from benchmark.results import training_record_file
+    from benchmark.zoo.weights import training_record_path
+
+    if weights.origin == "published":
+        root = project_results_dir() if entry.origin == "project" else user_results_dir()
+        path = training_record_file(root, entry.name, weights.seed)
+    elif weights.origin == "trained":
+        path = training_record_path(entry, weights.seed, cache)
     else:
-        import torch
+        return None
+    if not path.is_file():
+        return None
+    t = json.loads(path.read_text())
+    if weights.origin == "trained" and t.get("sha256") != weights.sha256:
+        return None
+    return {k: t.get(k) for k in ("wall_seconds", "cost", "epochs", "n_train", "device", "sha256", "recipe")}
 
-        x = torch.stack([test[int(i)][0] for i in index])
-    return x, test.labels[index], index
 
+def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None, opts: EvalOptions = EvalOptions(),
+                   where: Locations = Locations()):
+    """Evaluate one seed of a zoo entry; returns (record, path) (path None when not written or not rank 0)."""
+    from benchmark.data import get_task
+    from benchmark.distributed import context
+    from benchmark.results import record_path, results_root, write_record
+    from benchmark.zoo.weights import load_model_and_weights
 
-def evaluate_entry(name: str, protocol_name: str | None = None, n: int | None = None, device: str = "cpu",
-                   batch_size: int = 500, data_dir=None, cache=None, results_root=None, show_progress: bool = True,
-                   cascade: bool | None = None, eps: float | None = None, write: bool = True,
-                   guards: bool = True, sweep: bool = False, fast_layout: bool = True,
-                   amp: bool = False):
-    from benchmark.data.tasks import get_task
-    from benchmark.evaluation import check_inputs, evaluate_model, record_header
-    from benchmark.protocol import MAX_EPS, load_protocol
-    from benchmark.results import record_path, write_record
-    from benchmark.zoo import get_entry, load_model, training_record_path
-
-    from benchmark.distributed import setup
-
-    ctx = setup(device)
-    device = ctx.device(device)
-    entry = get_entry(name)
-    protocol = load_protocol(protocol_name or entry.protocol)
-    if eps is not None and not (0 < eps <= MAX_EPS[protocol.threat_model]):
-        raise BenchmarkError(f"--eps must be in (0, {MAX_EPS[protocol.threat_model]}] for {protocol.threat_model}, got {eps}")
-    if batch_size <= 0:
-        raise BenchmarkError(f"--batch-size must be positive, got {batch_size}")
-    if n is not None and n <= 0:
-        raise BenchmarkError(f"--n must be positive, got {n}")
-    model = load_model(name, device, cache)
-    x, y, index = evaluation_data(entry.task, protocol, n, data_dir)
-    task = get_task(entry.task)
-    check_inputs(x, y, task.num_classes, (task.channels, task.image_size, task.image_size))
-    result = evaluate_model(model, protocol, x, y, index, batch_size, device, cascade, show_progress, eps, fast_layout, amp)
-    record = record_header(name, protocol, device, protocol.seed)
-    record["n_examples"] = int(x.shape[0])
-    record["entry"] = entry.to_dict()
-    train_rec = training_record_path(entry, cache)
-    if train_rec.is_file():
-        t = json.loads(train_rec.read_text())
-        record["training"] = {k: t.get(k) for k in ("wall_seconds", "cost", "epochs", "n_train", "device", "sha256")}
-    record.update(result)
-    if ctx.enabled:
-        record["world_size"] = ctx.world_size
-        if not ctx.is_main:  # rank 0 runs the guards and writes the one record
-            return record, None
-    if guards:
-        import torch
-
-        from benchmark.guards import run_guards
-        from benchmark.models.layout import as_layout, channels_last
-
-        robust = torch.tensor(result["per_example"]["robust"])
-        with channels_last(model, fast_layout) as nhwc:
-            record["guards"] = run_guards(model, protocol, as_layout(x, nhwc), y, index, robust, result["eps"], device)
-    # sweep points never replace the protocol's own record, even at the protocol's eps
-    path = record_path(name, protocol.name, results_root, result["eps"] if sweep or result["eps"] != protocol.eps else None)
-    if write:
-        write_record(record, path)
+    ctx = context(opts.device)
+    opts = EvalOptions(**{**opts.__dict__, "device": ctx.device(opts.device)})
+    protocol = load_protocol(protocol or entry.protocol) if not isinstance(protocol, Protocol) else protocol
+    task = get_task(entry.task, relative_to=entry.folder)
+    protocol.check_task(task, entry.name)
+    if opts.eps is not None:
+        protocol.check_eps(opts.eps, task)
+    if opts.n is not None and opts.n <= 0:
+        raise BenchmarkError(f"--n must be positive, got {opts.n}")
+    model, weights = load_model_and_weights(entry, seed, where.weights, opts.device, where.cache)
+    x, y, index = evaluation_data(task, protocol, opts.n, where.data_dir)
+    check_inputs(x, y, task.n_classes, task.input_shape)
+    result = evaluate_model(model, protocol, x, y, index, opts)
+    record = result.to_record(model=entry.name, seed=seed, weights=weights.describe(), device=opts.device,
+                              entry=entry.to_dict(), training=training_info(entry, weights, where.cache))
+    if not ctx.is_main or not where.write:
+        return record, None
+    sweep_eps = result.eps if where.sweep or result.eps != protocol.eps else None
+    path = record_path(results_root(entry, weights.origin, where.results_dir), protocol.name, entry.name, seed,
+                       sweep_eps)
+    write_record(record, path)
     return record, path

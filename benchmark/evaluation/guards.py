@@ -11,12 +11,13 @@ Each of these is a symptom of gradient masking (Athalye et al., 2018), not of ro
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from benchmark.attacks import PGD, attack_mode, perturbation_norm, within_eps
-from benchmark.evaluation import accuracy, predict
+from benchmark.evaluation.battery import accuracy, predict
 
 LARGE_EPS = {"Linf": 0.5, "L2": 20.0}
 SLACK = 0.02  # 2 of 100 examples: room for the attacks' own randomness
@@ -52,13 +53,23 @@ def square_breaks(model, x, y, norm: str, eps: float, queries: int, seed: int, d
     return int(fooled.sum())
 
 
-def run_guards(model, protocol, x, y, index, robust_mask: torch.Tensor, eps: float, device: str = "cpu",
-               n: int = 100, square_queries: int = 1000) -> dict:
-    """Run the guards on the first `n` examples; `robust_mask` says which survived the battery."""
+@dataclass(frozen=True)
+class GuardOptions:
+    norm: str
+    eps: float
+    seed: int = 0
+    device: str = "cpu"
+    n: int = 100                 # the first n examples of the evaluation subset
+    square_queries: int = 1000
+
+
+def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions) -> dict:
+    """Run the guards on the first `opts.n` examples; `robust_mask` says which survived the battery."""
     t0 = time.perf_counter()
+    n, device, eps, norm = opts.n, opts.device, opts.eps, opts.norm
     x, y, index, robust_mask = x[:n], y[:n], index[:n], robust_mask[:n].bool()
-    norm, seed = protocol.threat_model, protocol.seed
-    base = dict(norm=norm, seed=seed + 101)
+    square_queries = opts.square_queries
+    base = dict(norm=norm, seed=opts.seed + 101)
     step = 2.5 / 10
     acc_short = _robust(model, PGD("guard", eps=eps, steps=10, step_size=step * eps, **base), x, y, index, device)
     acc_long = _robust(model, PGD("guard", eps=eps, steps=50, step_size=step * eps / 4, restarts=3, **base),
@@ -69,7 +80,7 @@ def run_guards(model, protocol, x, y, index, robust_mask: torch.Tensor, eps: flo
                         x, y, index, device)
     grad_ok = input_gradients_ok(model, x, y, device)
     survivors = torch.nonzero(robust_mask).flatten()
-    square = square_breaks(model, x[survivors], y[survivors], norm, eps, square_queries, seed, device)
+    square = square_breaks(model, x[survivors], y[survivors], norm, eps, square_queries, opts.seed, device)
 
     flags = []
     if acc_long > acc_short + SLACK:

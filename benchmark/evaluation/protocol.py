@@ -1,83 +1,115 @@
-"""Versioned evaluation protocols: threat model, eps, the fixed evaluation subset, and the attacks."""
+"""Versioned evaluation protocols: threat model, eps, the data they apply to, the fixed
+evaluation subset, and the attacks with all their parameters."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
-from benchmark.attacks import ATTACK_TYPES, Attack, build_attack
+from benchmark.attacks import Attack, build_attack
 from benchmark.errors import BenchmarkError
+from benchmark.spec import check_field, non_negative, parse_dataclass, positive
 
-PROTOCOL_DIR = Path(__file__).resolve().parent / "protocols"
-MAX_EPS = {"Linf": 1.0, "L2": 28.0 * 28.0}
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
+
+
+@dataclass(frozen=True)
+class AppliesTo:
+    """The data a protocol's eps is calibrated for; an unset field matches anything."""
+
+    datasets: list[str] | None = None
+    channels: int | None = None
+    image_size: int | None = None
+
+    def mismatch(self, task) -> str | None:
+        if self.datasets and task.dataset not in self.datasets:
+            return f"{'/'.join(self.datasets)} data"
+        if self.channels and task.channels != self.channels:
+            return f"{self.channels}-channel images"
+        if self.image_size and task.image_size != self.image_size:
+            return f"{self.image_size}x{self.image_size} images"
+        return None
+
+    def mismatch_shape(self, shape: tuple[int, ...]) -> str | None:
+        """For tensors the user passes: (C, H, W) against the channels and image size."""
+        if self.channels and shape[0] != self.channels:
+            return f"{self.channels}-channel images"
+        if self.image_size and tuple(shape[1:]) != (self.image_size, self.image_size):
+            return f"{self.image_size}x{self.image_size} images"
+        return None
+
+    def describe(self) -> str:
+        parts = []
+        if self.datasets:
+            parts.append("/".join(self.datasets))
+        if self.image_size:
+            parts.append(f"{self.image_size}x{self.image_size}")
+        if self.channels:
+            parts.append({1: "grey", 3: "RGB"}.get(self.channels, f"{self.channels}-channel"))
+        return " ".join(parts) or "any data"
 
 
 @dataclass(frozen=True)
 class Protocol:
     name: str
     version: int
-    threat_model: str
-    eps: float
-    n_examples: int
+    threat_model: Literal["Linf", "L2"]
+    eps: float = field(metadata=check_field(positive))
+    n_examples: int = field(metadata=check_field(positive))
     seed: int
-    attacks: tuple[dict, ...]
+    attacks: list[dict]
+    applies_to: AppliesTo = field(default_factory=AppliesTo)
     cascade: bool = True
-    tolerance_examples: int = 10
+    # evaluation gate: examples per record whose outcome may differ on a machine of another kind
+    flip_tolerance: int = field(default=0, metadata=check_field(non_negative))
+    description: str = ""
     source: str = field(default="", compare=False)
 
     def build_attacks(self, eps: float | None = None) -> list[Attack]:
-        return [build_attack(spec, self.threat_model, self.eps if eps is None else eps, self.seed)
-                for spec in self.attacks]
+        return [build_attack(spec, self.threat_model, self.eps if eps is None else eps, self.seed, self.source,
+                             f"attacks[{i}].") for i, spec in enumerate(self.attacks)]
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["attacks"] = [dict(a) for a in self.attacks]
         d.pop("source")
         return d
 
+    def check_task(self, task, model_name: str = "") -> None:
+        """A one-line error when this protocol's eps is not meant for the task's data."""
+        problem = self.applies_to.mismatch(task)
+        if problem:
+            fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None]
+            who = f"{model_name}'s task {task.name}" if model_name else f"task {task.name}"
+            raise BenchmarkError(
+                f"protocol {self.name} is for {problem} ({self.applies_to.describe()}), but {who} is {task.dataset} "
+                f"{task.image_size}x{task.image_size}x{task.channels}: choose one of {', '.join(fits) or 'none (write one)'}")
 
-def _require(data: dict, key: str, kind, where: str):
-    if key not in data:
-        raise BenchmarkError(f"{where}: missing field '{key}'")
-    value = data[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BenchmarkError(f"{where}: field '{key}' must be {getattr(kind, '__name__', kind)}, got {value!r}")
-    return value
+    def check_eps(self, eps: float, task=None) -> None:
+        top = 1.0 if self.threat_model == "Linf" else (math.sqrt(math.prod(task.input_shape)) if task else math.inf)
+        if not (0 < eps <= top):
+            raise BenchmarkError(f"--eps must be in (0, {top:g}] for {self.threat_model}, got {eps}")
 
 
 def parse_protocol(data, where: str) -> Protocol:
     """Validate a protocol mapping; every problem names the field."""
-    if not isinstance(data, dict):
-        raise BenchmarkError(f"{where}: a protocol must be a mapping of fields, got {type(data).__name__}")
-    name = _require(data, "name", str, where)
-    version = _require(data, "version", int, where)
-    norm = _require(data, "threat_model", str, where)
-    if norm not in MAX_EPS:
-        raise BenchmarkError(f"{where}: field 'threat_model' must be Linf or L2, got {norm!r}")
-    eps = _require(data, "eps", float, where)
-    if not (0 < eps <= MAX_EPS[norm]):
-        raise BenchmarkError(f"{where}: field 'eps' must be in (0, {MAX_EPS[norm]}] for {norm}, got {eps}")
-    n = _require(data, "n_examples", int, where)
-    if n <= 0:
-        raise BenchmarkError(f"{where}: field 'n_examples' must be positive, got {n}")
-    seed = _require(data, "seed", int, where)
-    attacks = _require(data, "attacks", list, where)
-    if not attacks:
+    protocol = parse_dataclass(Protocol, data, where)
+    protocol = Protocol(**{**protocol.__dict__, "source": where})
+    if protocol.threat_model == "Linf" and protocol.eps > 1:
+        raise BenchmarkError(f"{where}: field 'eps' must be in (0, 1] for Linf, got {protocol.eps}")
+    if not protocol.attacks:
         raise BenchmarkError(f"{where}: field 'attacks' must list at least one attack")
     names = set()
-    for i, spec in enumerate(attacks):
-        if not isinstance(spec, dict) or spec.get("type") not in ATTACK_TYPES:
-            raise BenchmarkError(f"{where}: field 'attacks[{i}].type' must be one of {', '.join(ATTACK_TYPES)}")
-        spec_name = spec.get("name", spec["type"])
+    for i, spec in enumerate(protocol.attacks):
+        if not isinstance(spec, dict):
+            raise BenchmarkError(f"{where}: field 'attacks[{i}]' must be a mapping with a 'type'")
+        spec_name = spec.get("name", spec.get("type"))
         if spec_name in names:
             raise BenchmarkError(f"{where}: field 'attacks[{i}].name' repeats {spec_name!r}")
         names.add(spec_name)
-    protocol = Protocol(name, version, norm, eps, n, seed, tuple(dict(a) for a in attacks),
-                        bool(data.get("cascade", True)), int(data.get("tolerance_examples", 10)), where)
     protocol.build_attacks()  # every attack's parameters are checked now, not mid-evaluation
     return protocol
 

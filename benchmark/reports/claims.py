@@ -1,0 +1,209 @@
+"""The paper's four claims on the embedded task, each with per-seed numbers, a 95% interval
+(seeds and evaluation subset together, see benchmark.stats) and a verdict computed from
+the records: reproduced (the interval lies on the paper's side), contradicted (it lies on
+the other side), or inconclusive (it contains the boundary). Which entries play which
+role is data: benchmark/reports/claims.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from benchmark.stats import Estimate, accuracy_estimate, difference_estimate
+
+CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
+NEAR_ZERO = 0.05  # "~0%": the whole interval at or below 5%
+
+
+@dataclass
+class Test:
+    """One comparison inside a claim."""
+
+    text: str
+    estimate: Estimate | None
+    direction: int            # +1: the paper says the quantity is > threshold; -1: < threshold
+    threshold: float = 0.0
+    per_seed: str = ""
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.estimate is None:
+            return "missing"
+        side = self.estimate.excludes(self.threshold)
+        if side == 0:
+            return "inconclusive"
+        return "reproduced" if side == self.direction else "contradicted"
+
+
+@dataclass
+class Claim:
+    key: str
+    statement: str
+    tests: list[Test] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = [t.verdict for t in self.tests]
+        if not verdicts or "missing" in verdicts:
+            return "missing data"
+        if "contradicted" in verdicts:
+            return "contradicted"
+        if all(v == "reproduced" for v in verdicts):
+            return "reproduced"
+        return "inconclusive"
+
+
+def _rows(agg, protocol: str):
+    g = agg[agg.protocol == protocol]
+    return {r["model"]: r for _, r in g.iterrows()}
+
+
+def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
+    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
+    return [by_seed[s] for s in seeds]
+
+
+def _common_seeds(*rows) -> list[int]:
+    seeds = set(rows[0]["seeds"])
+    for r in rows[1:]:
+        seeds &= set(r["seeds"])
+    return sorted(seeds)
+
+
+def _fmt_seeds(row, what: str, seeds: list[int]) -> str:
+    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
+    return ", ".join(f"{100 * sum(by_seed[s]) / len(by_seed[s]):.1f}" for s in seeds)
+
+
+def level(rows, name: str, what: str = "robust") -> tuple[Estimate | None, str]:
+    row = rows.get(name)
+    if row is None:
+        return None, ""
+    seeds = sorted(row["seeds"])
+    return accuracy_estimate(_outcomes(row, what, seeds)), _fmt_seeds(row, what, seeds)
+
+
+def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, str]:
+    ra, rb = rows.get(a), rows.get(b)
+    if ra is None or rb is None:
+        return None, ""
+    seeds = _common_seeds(ra, rb)
+    if not seeds:
+        return None, ""
+    est = difference_estimate(_outcomes(ra, what, seeds), _outcomes(rb, what, seeds))
+    return est, f"{a}: {_fmt_seeds(ra, what, seeds)}; {b}: {_fmt_seeds(rb, what, seeds)} (seeds {seeds})"
+
+
+def claim_a(rows, roles) -> Claim:
+    c = Claim("a", "A linear head trained naturally on the frozen robust source keeps robustness; "
+                   "on a naturally trained source it has ~0%.")
+    est, seeds = diff(rows, roles["linear"], roles["linear_natural_source"])
+    c.tests.append(Test(f"robust({roles['linear']}) - robust({roles['linear_natural_source']}) > 0", est, +1,
+                        per_seed=seeds))
+    est, seeds = level(rows, roles["linear_natural_source"])
+    c.tests.append(Test(f"robust({roles['linear_natural_source']}) <= {100 * NEAR_ZERO:.0f}%", est, -1, NEAR_ZERO,
+                        per_seed=seeds))
+    lin, src = rows.get(roles["linear"]), rows.get(roles["source"])
+    if lin is not None and src is not None and src["robust"] > 0:
+        c.notes.append(f"the linear head keeps {100 * lin['robust'] / src['robust']:.0f}% of the source's own robust "
+                       f"accuracy ({100 * lin['robust']:.1f}% of {100 * src['robust']:.1f}%, means over seeds; the "
+                       "source is measured on the source task)")
+    return c
+
+
+def claim_b(rows, roles) -> Claim:
+    c = Claim("b", "Robustness falls as more blocks are re-initialized and retrained naturally.")
+    chain = [roles["linear"]] + list(roles["retrain"])
+    est, seeds = diff(rows, chain[0], chain[-1])
+    c.tests.append(Test(f"robust({chain[0]}) - robust({chain[-1]}) > 0 (k=0 against k={len(chain) - 1})", est, +1,
+                        per_seed=seeds))
+    for a, b in zip(chain, chain[1:]):
+        est, seeds = diff(rows, a, b)
+        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds)
+        if t.verdict == "inconclusive":  # a step that is not significant either way does not decide the claim
+            t.note = "not significant either way"
+            c.notes.append(f"{a} -> {b}: {est.pct()} points, not significant either way")
+            continue
+        c.tests.append(t)
+    return c
+
+
+def claim_c(rows, roles) -> Claim:
+    c = Claim("c", "LwF fine-tuning beats natural fine-tuning in robust accuracy and the linear head in clean "
+                   "accuracy.")
+    est, seeds = diff(rows, roles["lwf"], roles["finetune"])
+    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds))
+    est, seeds = diff(rows, roles["lwf"], roles["linear"], "clean")
+    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds))
+    return c
+
+
+def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
+    c = Claim("d", f"With at most 100 examples per class, transfer (a linear head on the frozen robust source) "
+                   f"beats adversarial training from scratch in robust accuracy at <= 1/{1 / max_cost_ratio:.0f} "
+                   "of its training cost.")
+    for n, pair in sorted(roles["low_data"].items()):
+        est, seeds = diff(rows, pair["transfer"], pair["scratch"])
+        c.tests.append(Test(f"n={n}: robust({pair['transfer']}) - robust({pair['scratch']}) > 0", est, +1,
+                            per_seed=seeds))
+        t, s = rows.get(pair["transfer"]), rows.get(pair["scratch"])
+        if t is not None and s is not None and t["cost"] and s["cost"]:
+            ratio = t["cost"] / s["cost"]
+            fixed = Estimate(ratio, ratio, ratio, 0.0, 1, 0.0, float("inf"))  # costs are counted, not sampled
+            c.tests.append(Test(f"n={n}: cost({pair['transfer']}) / cost({pair['scratch']}) <= {max_cost_ratio:g}",
+                                fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)"))
+        for extra in pair.get("also", []):
+            est, seeds = diff(rows, extra, pair["scratch"])
+            if est is not None:
+                c.notes.append(f"n={n}: {extra} - {pair['scratch']}: {est.pct()} points (reported, not part of the "
+                               "verdict)")
+    return c
+
+
+CLAIMS = (claim_a, claim_b, claim_c, claim_d)
+
+
+def evaluate_claims(agg, config: dict | None = None) -> list[tuple[dict, list[Claim]]]:
+    config = config or yaml.safe_load(CLAIMS_FILE.read_text())
+    rows = _rows(agg, config["protocol"])
+    return [(family, [fn(rows, family["roles"]) for fn in CLAIMS]) for family in config["families"]]
+
+
+def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str) -> str:
+    lines = ["# The paper's claims on the embedded task", "",
+             "Generated by `python -m benchmark report` from the records in `results/` (protocol "
+             f"`{protocol}`): Shafahi et al., *Adversarially Robust Transfer Learning*, ICLR 2020, tested on the",
+             "Fashion-MNIST transfer task (source classes 0-4, target classes 5-9, Linf eps 0.1).", "",
+             "Every number is a mean over seeds (a transfer's seed s starts from its source's seed s) with its 95%",
+             "interval, in accuracy points, counting both the spread over seeds and the sampling error of the",
+             "fixed evaluation subset (paired by seed and example for differences; `benchmark/stats.py`). A test is",
+             "**reproduced** when its whole interval lies on the paper's side, **contradicted** when it lies on",
+             "the other side, and **inconclusive** otherwise. A claim is contradicted if any of its tests is,",
+             "reproduced if all are, inconclusive otherwise. Tests are not corrected for multiple comparisons.",
+             "Hyperparameters of every arm were selected with the same budget on a validation split carved from",
+             "the target's training data (`results/tuning/`), never on the test subset.", ""]
+    summary = ["| claim | " + " | ".join(f["name"] for f, _ in results) + " |",
+               "|---|" + "---|" * len(results)]
+    for i, claim in enumerate(results[0][1]):
+        cells = [f"**{c[i].verdict}**" for _, c in results]
+        summary.append(f"| ({claim.key}) {claim.statement} | " + " | ".join(cells) + " |")
+    lines += summary + [""]
+    for family, claims in results:
+        lines += [f"## {family['name']}", "", family.get("description", ""), ""]
+        for claim in claims:
+            lines += [f"### ({claim.key}) {claim.verdict}", "", claim.statement, "",
+                      "| test | estimate (points) [95% interval] | per seed (%) | verdict |", "|---|---|---|---|"]
+            for t in claim.tests:
+                est = "missing" if t.estimate is None else t.estimate.pct() if "cost" not in t.text else \
+                    f"{t.estimate.mean:.4f}"
+                lines.append(f"| {t.text} | {est} | {t.per_seed} | {t.verdict} |")
+            lines.append("")
+            lines += [f"- {n}" for n in claim.notes]
+            if claim.notes:
+                lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""Records as tables: one row per (protocol, model, seed), and one per (protocol, model) over seeds."""
+
+from __future__ import annotations
+
+from benchmark.errors import BenchmarkError
+
+
+def family_label(entry: dict) -> str:
+    """The display label of an entry stored in a record (strategy with its key settings)."""
+    from benchmark.zoo.entry import parse_entry
+
+    if not entry:
+        return "?"
+    data = {k: v for k, v in entry.items() if k not in ("weights",)}
+    try:
+        return parse_entry(data, "record").family
+    except BenchmarkError:
+        return entry.get("strategy", "?")
+
+
+def records_frame(roots=None, include_sweeps: bool = False):
+    """Every record, one row per seed, with the per-example outcomes kept for statistics."""
+    import pandas as pd
+
+    from benchmark.results import load_records
+
+    rows = []
+    labels: dict[str, str] = {}
+    for r in load_records(roots, include_sweeps):
+        e = r.get("entry", {}) or {}
+        recipe = e.get("recipe") or {}
+        training = r.get("training") or {}
+        name = r["model"]
+        if name not in labels:
+            labels[name] = family_label(e)
+        n_classes = len(set(r["per_example"]["label"])) or 1
+        row = {
+            "model": name, "seed": r.get("seed", 0), "protocol": r["protocol"]["name"],
+            "eps": r.get("eps", r["protocol"]["eps"]), "threat": r["protocol"]["threat_model"],
+            "task": e.get("task"), "architecture": e.get("architecture"), "source": e.get("source") or "-",
+            "strategy": e.get("strategy"), "family": labels[name], "n_per_class": e.get("n_per_class", "all"),
+            "k": recipe.get("k"), "lwf_lambda": recipe.get("lwf_lambda"), "train_eps": recipe.get("eps", e.get("eps")),
+            "clean": r["clean_accuracy"], "robust": r["robust_accuracy"], "n_examples": r["n_examples"],
+            "cost": (training.get("cost") or {}).get("fb_passes"), "train_seconds": training.get("wall_seconds"),
+            "n_train": training.get("n_train"), "n_classes": n_classes,
+            "eval_seconds": r.get("seconds"), "date": r["date"][:10],
+            "flags": "; ".join((r.get("guards") or {}).get("flags", [])),
+            "clean_outcomes": r["per_example"]["clean_correct"], "robust_outcomes": r["per_example"]["robust"],
+            "weights": (r.get("weights") or {}).get("origin", "?"),
+        }
+        for a in r["attacks"]:
+            row[f"atk:{a['name']}"] = a["robust_accuracy"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aggregate(df):
+    """One row per (protocol, model, eps): means, spreads and 95% intervals over seeds."""
+    import pandas as pd
+
+    from benchmark.stats import accuracy_estimate
+
+    out = []
+    for (proto, model, eps), g in df.groupby(["protocol", "model", "eps"], sort=True):
+        g = g.sort_values("seed")
+        clean = accuracy_estimate(list(g["clean_outcomes"]))
+        robust = accuracy_estimate(list(g["robust_outcomes"]))
+        first = g.iloc[0]
+        row = {k: first[k] for k in ("protocol", "model", "eps", "threat", "task", "architecture", "source",
+                                     "strategy", "family", "n_per_class", "k", "lwf_lambda", "train_eps",
+                                     "n_examples", "n_classes")}
+        row.update({
+            "seeds": list(g["seed"]), "n_seeds": len(g), "clean": clean.mean, "clean_sd": clean.sd, "clean_est": clean,
+            "robust": robust.mean, "robust_sd": robust.sd, "robust_est": robust,
+            "robust_low": robust.low, "robust_high": robust.high,
+            "cost": g["cost"].mean() if g["cost"].notna().any() else None,
+            "train_seconds": g["train_seconds"].mean() if g["train_seconds"].notna().any() else None,
+            "n_train": g["n_train"].dropna().iloc[0] if g["n_train"].notna().any() else None,
+            "date": max(g["date"]), "flags": "; ".join(sorted({f for f in g["flags"] if f})),
+            "clean_outcomes": list(g["clean_outcomes"]), "robust_outcomes": list(g["robust_outcomes"]),
+        })
+        for c in [c for c in g.columns if c.startswith("atk:")]:
+            row[c] = g[c].mean() if g[c].notna().any() else None
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,196 @@
+"""Plots with error bars over seeds; every series has its own colour and marker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "8"]
+LINESTYLES = ["-", "--", "-.", ":"]
+
+
+def styles(n: int) -> list[dict]:
+    """n distinct (colour, marker) styles: unique colours, and unique markers up to 14 series."""
+    import matplotlib
+
+    if n <= 10:
+        colours = [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    elif n <= 20:
+        colours = [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    else:
+        colours = [matplotlib.colormaps["turbo"](i / max(n - 1, 1)) for i in range(n)]
+    return [{"color": colours[i], "marker": MARKERS[i % len(MARKERS)],
+             "linestyle": LINESTYLES[(i // len(MARKERS)) % len(LINESTYLES)]} for i in range(n)]
+
+
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_size: int = 8) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def per_class_size(row) -> float:
+    """Examples per class; 'all' is the training pool's size per class (from the training record)."""
+    if row["n_per_class"] not in ("all", None):
+        return float(row["n_per_class"])
+    if row.get("n_train") and row.get("n_classes"):
+        return float(row["n_train"]) / float(row["n_classes"])
+    return float("nan")
+
+
+def _series_label(row, main_source: str) -> str:
+    label = row["family"]
+    if row["source"] not in (main_source, "-"):
+        label += f" on {row['source']}"
+    return f"{label} [{row['architecture']}]"
+
+
+def plot_data_size(agg, out: Path, protocol: str) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    g = agg[(agg.protocol == protocol) & agg.task.astype(str).str.endswith("tgt")].copy()
+    if g.empty:
+        return None
+    g["n"] = [per_class_size(r) for _, r in g.iterrows()]
+    g = g[g.n == g.n]
+    main_source = g.source[g.source != "-"].mode().iloc[0] if (g.source != "-").any() else "-"
+    g["series"] = [_series_label(r, main_source) for _, r in g.iterrows()]
+    series = sorted(s for s, part in g.groupby("series") if part["n"].nunique() >= 2)
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True)
+    for style, name in zip(styles(len(series)), series):
+        s = g[g.series == name].sort_values("n")
+        for ax, col in zip(axes, ("robust", "clean")):
+            ax.errorbar(s["n"], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
+    for ax, what in zip(axes, ("Robust accuracy (worst case over the battery)", "Clean accuracy")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training examples per class (log scale; rightmost = all)")
+        ax.set_ylabel(f"{what.split(' (')[0].lower()} (%)")
+        ax.set_title(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Accuracy versus target data size ({protocol}; mean ± sd over seeds)")
+    fig.tight_layout()
+    path = out / f"data_size_{protocol}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_blocks(agg, out: Path, protocol: str) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    g = agg[(agg.protocol == protocol) & (agg.n_per_class.astype(str) == "all")]
+    ret = g[g.strategy == "retrain_last_k"]
+    if ret.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    archs = sorted(ret.architecture.unique())
+    for style, (arch, what) in zip(styles(2 * len(archs)), [(a, w) for a in archs for w in ("robust", "clean")]):
+        r = ret[ret.architecture == arch]
+        lin = g[(g.strategy == "linear") & (g.architecture == arch) & (g.source.isin(set(r.source)))]
+        pts = [(0, lin.iloc[0][what], lin.iloc[0][f"{what}_sd"])] if not lin.empty else []
+        pts += [(int(row.k), row[what], row[f"{what}_sd"]) for _, row in r.iterrows()]
+        pts.sort()
+        ax.errorbar([p[0] for p in pts], [100 * p[1] for p in pts], yerr=[100 * p[2] for p in pts], capsize=3,
+                    label=f"{what} [{arch}]", **style)
+    ax.set_xticks(sorted({0, *[int(k) for k in ret.k]}))
+    return _finish(fig, ax, out / f"blocks_{protocol}.png",
+                   "last blocks re-initialized and retrained naturally (0 = linear head only)", "accuracy (%)",
+                   f"Accuracy versus blocks retrained ({protocol}; mean ± sd over seeds)", 8)
+
+
+def plot_cost(agg, out: Path, protocol: str) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    g = agg[(agg.protocol == protocol) & agg.cost.notna() & agg.task.astype(str).str.endswith("tgt")]
+    if g.empty:
+        return None
+    g = g.assign(series=[f"{f} [{a}]" for f, a in zip(g.family, g.architecture)])
+    series = sorted(g.series.unique())
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for style, name in zip(styles(len(series)), series):
+        s = g[g.series == name]
+        ax.errorbar(s["cost"], 100 * s["robust"], yerr=100 * s["robust_sd"], fmt=style["marker"],
+                    color=style["color"], capsize=3, label=name)
+    ax.set_xscale("log")
+    return _finish(fig, ax, out / f"cost_{protocol}.png",
+                   "training cost (forward+backward passes per example, summed; log scale)",
+                   "robust accuracy, worst case (%)", f"Robust accuracy versus training cost ({protocol})", 6)
+
+
+def plot_eps(agg_sweeps, out: Path, protocol: str) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    g = agg_sweeps[agg_sweeps.protocol == protocol]
+    if g.empty or g.eps.nunique() < 2:
+        return None
+    models = sorted(m for m, s in g.groupby("model") if s.eps.nunique() >= 2)
+    if not models:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for style, model in zip(styles(len(models)), models):
+        s = g[g.model == model].sort_values("eps")
+        ax.errorbar(s["eps"], 100 * s["robust"], yerr=100 * s["robust_sd"], capsize=3, label=model, **style)
+    return _finish(fig, ax, out / f"eps_{protocol}.png", f"eps ({g.threat.iloc[0]} radius, pixels in [0, 1])",
+                   "robust accuracy, worst case (%)", f"Robust accuracy versus eps ({protocol})", 7)
+
+
+def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
+    """Target robust accuracy of each transfer strategy against the source's training eps."""
+    import matplotlib.pyplot as plt
+
+    g = agg[agg.protocol == protocol]
+    sources = g[g.task.astype(str).str.endswith("src")].set_index("model")
+    t = g[g.source.isin(sources.index) & (g.n_per_class.astype(str) == "all")].copy()
+    if t.empty:
+        return None
+    t["source_eps"] = [0.0 if sources.loc[s, "strategy"] == "natural" else float(sources.loc[s, "train_eps"])
+                       for s in t.source]
+    t["series"] = [f"{f} [{a}]" for f, a in zip(t.strategy, t.architecture)]
+    series = sorted(s for s, part in t.groupby("series") if part.source_eps.nunique() >= 3)
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for style, name in zip(styles(len(series)), series):
+        s = t[t.series == name].sort_values("source_eps")
+        for ax, col in zip(axes, ("robust", "clean")):
+            ax.errorbar(s["source_eps"], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
+    for ax, what in zip(axes, ("target robust accuracy (%)", "target clean accuracy (%)")):
+        ax.set_xlabel("source's adversarial-training eps (0 = natural source)")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Transfer versus source strength ({protocol}; mean ± sd over seeds)")
+    fig.tight_layout()
+    path = out / f"source_eps_{protocol}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_lwf_lambda(agg, out: Path, protocol: str) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    g = agg[(agg.protocol == protocol) & (agg.strategy == "lwf") & agg.lwf_lambda.notna()]
+    g = g[g.n_per_class.astype(str) == "all"]
+    archs = sorted(a for a, s in g.groupby("architecture") if s.lwf_lambda.nunique() >= 3)
+    if not archs:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    combos = [(a, w) for a in archs for w in ("robust", "clean")]
+    for style, (arch, what) in zip(styles(len(combos)), combos):
+        s = g[g.architecture == arch].groupby("lwf_lambda", as_index=False).first().sort_values("lwf_lambda")
+        ax.errorbar(s["lwf_lambda"], 100 * s[what], yerr=100 * s[f"{what}_sd"], capsize=3,
+                    label=f"{what} [{arch}]", **style)
+    ax.set_xscale("log")
+    return _finish(fig, ax, out / f"lwf_lambda_{protocol}.png", "LwF weight lambda (log scale)", "accuracy (%)",
+                   f"LwF: accuracy versus the feature-distance weight ({protocol})", 8)
