@@ -1,0 +1,112 @@
+"""`check`: the regression gate (see benchmark.gate). Without --train it re-evaluates the
+published weights and compares every example with the committed records; with --train it
+retrains from the recipes and checks each metric against the committed seeds' band."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import replace
+
+from benchmark.cli.common import add_common, add_eval_options, eval_options, selected_models, train_options
+from benchmark.errors import BenchmarkError
+
+
+def _references(entry, protocol, results_dir):
+    from benchmark.results import read_record, record_path, results_root
+
+    refs = {}
+    for seed in entry.seeds:
+        path = record_path(results_root(entry, "published", results_dir), protocol.name, entry.name, seed)
+        if path.is_file():
+            refs[seed] = read_record(path)
+    return refs
+
+
+def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
+    from benchmark.evaluation import Locations, evaluate_entry
+    from benchmark.gate import allowed_flips, compare_outcomes
+
+    problems, checked = [], 0
+    for name in names:
+        entry = entries[name]
+        refs = _references(entry, protocol, args.results_dir)
+        for seed in [s for s in entry.seeds if entry.published(s) is not None]:
+            if seed not in refs:
+                problems.append(f"{name} seed {seed}: no committed record under {protocol.name}; evaluate it first")
+                continue
+            fresh, _ = evaluate_entry(entry, seed, protocol, opts, Locations("published", args.cache_dir,
+                                                                             args.data_dir, write=False))
+            flips = compare_outcomes(refs[seed], fresh)
+            allowed = allowed_flips(refs[seed], fresh)
+            ok = not flips.problem and len(flips.examples) <= allowed
+            checked += 1
+            print(("ok   " if ok else "FAIL ") + flips.describe() + (f" (allowed on this machine: {allowed})"
+                                                                     if flips.examples else ""))
+            if not ok:
+                problems.append(flips.describe())
+    print(f"evaluation gate: {checked} published models compared example by example, {len(problems)} failed")
+    return problems
+
+
+def training_gate(names, entries, protocol, opts, args) -> list[str]:
+    from benchmark.evaluation import Locations, evaluate_entry
+    from benchmark.gate import band_check
+    from benchmark.training import train_entry
+
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="rtb-train-gate-") as scratch:
+        topts = train_options(args, cache=scratch, resume=False, source_weights="published")
+        for name in names:
+            entry = entries[name]
+            refs = _references(entry, protocol, args.results_dir)
+            if not refs:
+                problems.append(f"{name}: no committed records under {protocol.name} to compare with")
+                continue
+            for seed in args.seed or entry.seeds[:1]:
+                rec = train_entry(entry, seed, topts, entries=entries)
+                fresh, _ = evaluate_entry(entry, seed, protocol, replace(opts, guards=False),
+                                          Locations("trained", scratch, args.data_dir, write=False))
+                found = band_check(list(refs.values()), fresh)
+                status = "FAIL" if found else "ok  "
+                committed = ", ".join(f"{100 * r['robust_accuracy']:.1f}" for r in refs.values())
+                print(f"{status} {name} retrained seed {seed} in {rec['wall_seconds']:.0f}s: clean "
+                      f"{100 * fresh['clean_accuracy']:.1f}%, robust {100 * fresh['robust_accuracy']:.1f}% "
+                      f"(committed seeds: robust {committed}%)")
+                problems += found
+    print(f"training gate: {len(names)} entries retrained, {len(problems)} metrics outside their band")
+    return problems
+
+
+def cmd_check(args) -> int:
+    from benchmark.distributed import setup
+    from benchmark.evaluation import load_protocol
+    from benchmark.zoo import load_entries
+
+    opts = eval_options(args)
+    setup(opts.device)
+    entries = load_entries()
+    if args.model:
+        args.suite = None
+    names = selected_models(args, entries)
+    protocol = load_protocol(args.protocol)
+    gate = training_gate if args.train else evaluation_gate
+    problems = gate(names, entries, protocol, opts, args)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not names:
+        raise BenchmarkError("nothing to check")
+    return 1 if problems else 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("check", help="regression gate: published weights example by example, or retrained "
+                                     "weights against the committed seed band (--train)")
+    p.add_argument("--model", nargs="+", default=None)
+    p.add_argument("--suite", default="ci")
+    p.add_argument("--seed", type=int, nargs="+", default=None, help="--train: seeds to retrain (default: the first)")
+    p.add_argument("--protocol", default="fmnist-linf-quick")
+    p.add_argument("--train", action="store_true", help="retrain from the recipes (statistical gate)")
+    add_eval_options(p)
+    add_common(p)
+    p.set_defaults(func=cmd_check)

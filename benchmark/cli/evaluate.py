@@ -1,0 +1,116 @@
+"""`evaluate`: attack zoo entries (every seed) under a protocol and write their records."""
+
+from __future__ import annotations
+
+import time
+
+from benchmark.cli.common import add_common, add_eval_options, add_models, eval_options, selected_models
+from benchmark.errors import BenchmarkError
+
+
+def available_seeds(entry, asked, weights: str, cache) -> list[int]:
+    """The seeds to evaluate: the ones asked for, or every seed that has weights."""
+    from benchmark.zoo import check_seeds, has_weights
+    from benchmark.zoo.weights import train_command
+
+    if asked:
+        return check_seeds(entry, asked)
+    seeds = [s for s in entry.seeds if has_weights(entry, s, weights, cache)]
+    if not seeds and weights == "published":
+        raise BenchmarkError(f"{entry.name} has no published weights for seeds {entry.seeds}: train them with "
+                             f"`{train_command(entry)}` and evaluate with --weights trained")
+    if not seeds:
+        from benchmark.zoo import resolve
+
+        resolve(entry, entry.seeds[0], weights, cache)  # says why: missing, corrupt, ...
+        raise BenchmarkError(f"no weights for {entry.name} (no published weights, nothing trained in the cache): "
+                             f"run `{train_command(entry)}`")
+    return seeds
+
+
+def print_record(record: dict, path, elapsed: float) -> None:
+    from benchmark.evaluation import summary_rows
+
+    p = record["protocol"]
+    w = record["weights"]
+    print(f"\n{record['model']} seed {record['seed']} ({w['origin']} weights {w['sha256'][:12]}) under {p['name']} "
+          f"v{p['version']} ({p['threat_model']} eps={record['eps']:g}, n={record['n_examples']}, "
+          f"{'cascade' if record['cascade'] else 'every attack on every example'})")
+    for label, value in summary_rows(record):
+        print(f"  {label:<12} {value}")
+    print(f"  evaluation time {elapsed:.1f}s; record: {path}")
+
+
+def print_seed_summary(name: str, records: list[dict]) -> None:
+    if len(records) < 2:
+        return
+    from benchmark.stats import accuracy_estimate
+
+    clean = accuracy_estimate([r["per_example"]["clean_correct"] for r in records])
+    robust = accuracy_estimate([r["per_example"]["robust"] for r in records])
+    print(f"  {name} over {len(records)} seeds: clean {100 * clean.mean:.1f} ± {100 * clean.sd:.1f}%, "
+          f"robust {100 * robust.mean:.1f} ± {100 * robust.sd:.1f}% (mean ± sd over seeds; 95% interval "
+          f"{robust.pct()}%)")
+
+
+def evaluate_all(names, seeds_asked, protocol, opts, where, entries) -> dict[str, list[dict]]:
+    """Evaluate every seed of every entry; bad input (protocol, data, seeds) is refused before any work."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import evaluate_entry, load_protocol
+
+    protocol = load_protocol(protocol) if isinstance(protocol, str) else protocol
+    plan = []
+    for name in names:
+        entry = entries[name]
+        proto = protocol or load_protocol(entry.protocol)
+        task = get_task(entry.task, relative_to=entry.folder)
+        proto.check_task(task, name)
+        if opts.eps is not None:
+            proto.check_eps(opts.eps, task)
+        if opts.n is not None and opts.n <= 0:
+            raise BenchmarkError(f"--n must be positive, got {opts.n}")
+        plan.append((entry, proto, available_seeds(entry, seeds_asked, where.weights, where.cache)))
+    out = {}
+    for entry, proto, seeds in plan:
+        name = entry.name
+        records = []
+        for seed in seeds:
+            t0 = time.perf_counter()
+            record, path = evaluate_entry(entry, seed, proto, opts, where)
+            if path is None and where.write:  # another rank under torchrun: rank 0 prints and writes
+                continue
+            print_record(record, path, time.perf_counter() - t0)
+            records.append(record)
+        print_seed_summary(name, records)
+        out[name] = records
+    return out
+
+
+def cmd_evaluate(args) -> int:
+    from benchmark.distributed import setup
+    from benchmark.evaluation import Locations
+    from benchmark.zoo import load_entries
+
+    opts = eval_options(args, n=args.n, eps=args.eps,
+                        cascade=None if args.cascade is None else args.cascade == "on")
+    setup(opts.device)
+    entries = load_entries()
+    where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir)
+    evaluate_all(selected_models(args, entries), args.seed, args.protocol, opts, where, entries)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("evaluate", help="attack zoo entries under a protocol (every seed) and record the results")
+    add_models(p, required=True)
+    p.add_argument("--protocol", default=None, help="protocol name or YAML file (default: the entry's)")
+    p.add_argument("--n", type=int, default=None, help="evaluation examples (default: the protocol's)")
+    p.add_argument("--eps", type=float, default=None, help="override the protocol's eps (sweeps)")
+    p.add_argument("--cascade", choices=["on", "off"], default=None,
+                   help="off: every attack on every example (per-attack robust accuracy)")
+    p.add_argument("--weights", default="auto",
+                   help="auto (published when the entry has them, else trained), published, trained (your copy "
+                        "in the cache), or a weights file")
+    add_eval_options(p)
+    add_common(p)
+    p.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,83 @@
+"""`run`: the main job. Evaluate a suite's published weights (training only what has no
+weights), say whether each committed record was reproduced, and optionally write the reports."""
+
+from __future__ import annotations
+
+import time
+
+from benchmark.cli.common import add_common, add_eval_options, eval_options, train_options
+
+# Suites evaluated on a CPU use the cheaper protocol variant.
+SUITE_PROTOCOLS = {"quick": "fmnist-linf-quick", "ci": "fmnist-linf-quick", "cnn": "fmnist-linf-quick"}
+
+
+def cmd_run(args) -> int:
+    from benchmark.cli.evaluate import evaluate_all
+    from benchmark.cli.train import ensure_sources, report
+    from benchmark.distributed import setup
+    from benchmark.evaluation import Locations, load_protocol
+    from benchmark.gate import compare_outcomes
+    from benchmark.results import read_record, record_path, results_root
+    from benchmark.training import train_entry
+    from benchmark.zoo import has_weights, load_entries, suite_entries
+
+    opts = eval_options(args)
+    setup(opts.device)
+    entries = load_entries()
+    names = suite_entries(args.suite, entries)
+    protocol = load_protocol(args.protocol or SUITE_PROTOCOLS.get(args.suite) or entries[names[0]].protocol)
+    t0 = time.perf_counter()
+    topts = train_options(args)
+    trained = 0
+    for name in names:  # only what has no weights at all is trained (published weights come with the project)
+        for seed in entries[name].seeds:
+            if not has_weights(entries[name], seed, "auto", topts.cache):
+                ensure_sources(name, seed, entries, topts)
+                report(train_entry(entries[name], seed, topts, entries=entries))
+                trained += 1
+    t_train = time.perf_counter() - t0
+    where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir)
+    # the committed records, read before the evaluation rewrites them
+    committed = {}
+    for name in names:
+        for seed in entries[name].seeds:
+            path = record_path(results_root(entries[name], "published", args.results_dir), protocol.name, name, seed)
+            if path.is_file():
+                committed[(name, seed)] = read_record(path)
+    done = evaluate_all(names, None, protocol, opts, where, entries)
+    same = differ = 0
+    lines = []
+    for name, records in done.items():
+        for rec in records:
+            ref = committed.get((name, rec["seed"]))
+            if ref is None or rec["weights"]["origin"] != "published":
+                continue
+            flips = compare_outcomes(ref, rec)
+            if flips.problem or flips.examples:
+                differ += 1
+                lines.append(flips.describe())
+            else:
+                same += 1
+    n_models = sum(len(r) for r in done.values())
+    print(f"\nsuite {args.suite}: {len(names)} entries, {n_models} models (entry x seed) under {protocol.name}; "
+          f"trained {trained} in {t_train:.0f}s; total {time.perf_counter() - t0:.0f}s")
+    if same or differ:
+        print(f"reproduction: {same} of {same + differ} committed records reproduced example for example")
+        for line in lines:
+            print(f"  {line}")
+    if args.report:
+        from benchmark.reports import build_report
+
+        print(f"report: {build_report()}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("run", help="the main job: evaluate a whole suite (published weights; trains what has none)")
+    p.add_argument("--suite", default="quick")
+    p.add_argument("--protocol", default=None, help="default: fmnist-linf-quick for the CPU suites")
+    p.add_argument("--report", action="store_true", help="also write reports/ (leaderboard, plots, claims)")
+    p.add_argument("--no-resume", action="store_true")
+    add_eval_options(p)
+    add_common(p)
+    p.set_defaults(func=cmd_run)

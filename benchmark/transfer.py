@@ -1,0 +1,178 @@
+"""One-command transfer: a zoo source + a folder of the user's images -> a user zoo entry, trained
+and evaluated, with its records in the user's results folder.
+
+The folder is ImageNet-style (DATA/train/<class>/*, DATA/val/<class>/* or DATA/test/<class>/*).
+Images are converted to the source's input (channels, size), since the transferred model
+keeps the source's body. The task file and the entry are written to the user's folders
+(`$RTB_HOME/tasks`, `$RTB_HOME/entries`), so they can be edited and rerun like any entry.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from benchmark.errors import BenchmarkError
+from benchmark.paths import user_home, user_zoo_dir
+
+STEPS = 400          # default recipes: about this many minibatches, whatever the data size
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    source: str
+    data: str | None = None            # a folder of images, or
+    task: str | None = None            # an existing task (name or file)
+    strategy: str = "lwf"
+    n_per_class: int | None = None     # None: all training images
+    name: str | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    protocol: str | None = None        # default: the task's, or the first protocol made for its images
+    lr: float | None = None
+    epochs: int | None = None
+    k: int = 1                         # retrain_last_k
+    head: str = "linear"               # linear or mlp
+    device: str = "cpu"
+    show_progress: bool = False
+    guards: bool = True
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_").lower() or "data"
+
+
+def default_recipe(strategy: str, n_train: int, req: TransferRequest) -> dict:
+    """A recipe of about STEPS minibatches; the learning rate of the embedded suite's arms."""
+    from benchmark.strategies import STRATEGIES
+
+    cls = STRATEGIES.get(strategy)
+    steps_per_epoch = max(1, -(-n_train // BATCH))
+    epochs = req.epochs or max(1, STEPS // steps_per_epoch)
+    recipe = {"epochs": epochs, "batch_size": BATCH, "lr": req.lr or cls.transfer_lr}
+    if strategy == "lwf":
+        recipe.update(lwf_lambda=0.1, lwf_distance="l1", warm_start_epochs=epochs // 2)
+    if strategy == "retrain_last_k":
+        recipe["k"] = req.k
+    return recipe
+
+
+def folder_task(req: TransferRequest, source_task) -> tuple[str, dict]:
+    """A task file for the user's folder, shaped like the source's input; (path, per-class counts)."""
+    from benchmark.data.loaders.folders import list_images
+
+    root = Path(req.data).expanduser().resolve()
+    if not (root / "train").is_dir():
+        raise BenchmarkError(f"{root} has no train/ folder: put images in {root}/train/<class>/ and "
+                             f"{root}/val/<class>/ (or test/)")
+    test = next((s for s in ("val", "test") if (root / s).is_dir()), None)
+    if test is None:
+        raise BenchmarkError(f"{root} has no val/ or test/ folder for the evaluation: add {root}/val/<class>/")
+    items, classes = list_images(root / "train")
+    test_items, test_classes = list_images(root / test)
+    if test_classes != classes:
+        raise BenchmarkError(f"{root}/train and {root}/{test} have different class folders "
+                             f"({', '.join(classes)} vs {', '.join(test_classes)})")
+    counts = {c: 0 for c in classes}
+    for _, c in items:
+        counts[classes[c]] += 1
+    name = _slug(root.name)
+    task = {"name": name, "dataset": "imagefolder", "root": str(root), "splits": {"train": "train", "test": test},
+            "num_classes": len(classes), "image_size": source_task.image_size, "channels": source_task.channels,
+            "mean": list(source_task.normalization[0]), "std": list(source_task.normalization[1]),
+            "description": f"The user's folder {root}, shaped like the source task {source_task.name}."}
+    path = user_home() / "tasks" / f"{name}.yaml"
+    from benchmark.io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(task, sort_keys=False))
+    return str(path), counts
+
+
+def choose_protocol(task, asked: str | None):
+    from benchmark.evaluation import available_protocols, load_protocol
+
+    if asked:
+        protocol = load_protocol(asked)
+        protocol.check_task(task)
+        return protocol
+    if task.protocol:
+        return load_protocol(task.protocol)
+    fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None]
+    if not fits:
+        raise BenchmarkError(f"no protocol is made for {task.image_size}x{task.image_size}x{task.channels} images: "
+                             "write one (see benchmark/protocols/) and pass --protocol FILE")
+    preferred = [p for p in fits if p.endswith("-quick")] or fits
+    return load_protocol(preferred[0])
+
+
+def run_transfer(req: TransferRequest):
+    """Write the entry, train every seed, evaluate it; returns (entry, records)."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import EvalOptions, Locations, evaluate_entry
+    from benchmark.strategies import STRATEGIES
+    from benchmark.training import TrainOptions, train_entry
+    from benchmark.zoo import get_entry, has_weights, load_entries
+    from benchmark.zoo.entry import load_entry_file
+
+    entries = load_entries()
+    source = get_entry(req.source, entries)
+    cls = STRATEGIES.get(req.strategy)
+    if cls.source == "none":
+        raise BenchmarkError(f"strategy {req.strategy!r} trains from scratch; a transfer needs one of "
+                             f"{', '.join(n for n, c in STRATEGIES.items() if c.source != 'none')}")
+    source_task = get_task(source.task, relative_to=source.folder)
+    for seed in req.seeds:
+        if seed not in source.seeds or not has_weights(source, seed, "auto"):
+            raise BenchmarkError(f"source {source.name} has no weights for seed {seed}: download or train them first "
+                                 f"(`python -m benchmark train --model {source.name} --seed {seed}`)")
+    if (req.data is None) == (req.task is None):
+        raise BenchmarkError("give the target data: --data DIR (a folder of images) or --task NAME|FILE")
+    if req.data is not None:
+        task_ref, counts = folder_task(req, source_task)
+    else:
+        task_ref, counts = req.task, None
+    task = get_task(task_ref)
+    if task.input_shape != source_task.input_shape:
+        raise BenchmarkError(f"task {task.name} has images {task.input_shape}, but source {source.name} takes "
+                             f"{source_task.input_shape}: set image_size/channels in the task file to the source's")
+    if counts and req.n_per_class:
+        short = {c: k for c, k in counts.items() if k < req.n_per_class}
+        if short:
+            c, k = next(iter(short.items()))
+            raise BenchmarkError(f"class folder {c!r} has {k} training images, fewer than --n-per-class "
+                                 f"{req.n_per_class}: lower it or add images")
+    protocol = choose_protocol(task, req.protocol)
+    n_train = (req.n_per_class * task.n_classes) if req.n_per_class else (sum(counts.values()) if counts else 5000)
+    name = req.name or _slug(f"{source.name}_{req.strategy}_{task.name}" +
+                             (f"_n{req.n_per_class}" if req.n_per_class else ""))
+    if name in entries and entries[name].origin == "project":
+        raise BenchmarkError(f"{name} is a project entry: pass --name for your own")
+    data = {"name": name, "task": task_ref, "architecture": source.architecture, "threat_model": protocol.threat_model,
+            "eps": protocol.eps, "protocol": protocol.name, "strategy": req.strategy, "source": source.name,
+            "n_per_class": req.n_per_class or "all",
+            "head": {"type": "mlp", "hidden": [256]} if req.head == "mlp" else {"type": "linear"},
+            "seeds": list(req.seeds), "recipe": default_recipe(req.strategy, n_train, req),
+            "description": f"Transfer of {source.name} to {task.name} ({req.strategy}), made by `benchmark transfer`.",
+            "suites": ["user"]}
+    path = user_zoo_dir() / f"{name}.yaml"
+    from benchmark.io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    entries = load_entries()
+    entry = load_entry_file(path, "user")
+    topts = TrainOptions(device=req.device, show_progress=req.show_progress)
+    eopts = EvalOptions(device=req.device, guards=req.guards, show_progress=req.show_progress)
+    records, timings = [], {"train": 0.0, "evaluate": 0.0}
+    for seed in req.seeds:
+        t0 = time.perf_counter()
+        train_entry(entry, seed, topts, entries=entries)
+        t1 = time.perf_counter()
+        record, _ = evaluate_entry(entry, seed, protocol, eopts, Locations("trained"))
+        timings["train"] += t1 - t0
+        timings["evaluate"] += time.perf_counter() - t1
+        records.append(record)
+    return entry, records, timings
