@@ -34,27 +34,32 @@ def fit(model, x, y, epochs=1, lr=0.01, batch_size=128, seed=0):
 
 @pytest.fixture(scope="session")
 def target_data(fmnist_available):
-    from benchmark.data import load_task
+    from benchmark.data import get_task, load_split
 
-    train, test = load_task("fmnist-tgt", True), load_task("fmnist-tgt", False)
+    task = get_task("fmnist-tgt")
+    train, test = load_split(task, True), load_split(task, False)
     return (train.images[:8000].float() / 255, train.labels[:8000],
             test.images[:200].float() / 255, test.labels[:200])
+
+
+def small_cnn(num_classes=5):
+    from benchmark.models import create_model
+
+    return create_model("small_cnn", num_classes, 1, (0.2860,), (0.3530,))
 
 
 @pytest.fixture(scope="session")
 def natural_model(target_data):
     """A naturally trained small CNN on the Fashion-MNIST target classes (about 90% clean)."""
-    from benchmark.models import build_model
-
     x, y, _, _ = target_data
     torch.manual_seed(0)
-    return fit(build_model("small_cnn", 5, "fashion-mnist"), x, y, epochs=2)
+    return fit(small_cnn(), x, y, epochs=2)
 
 
 def write_entry(zoo: Path, name: str, **fields):
     base = {"name": name, "task": "fmnist-tgt", "architecture": "small_cnn", "threat_model": "Linf", "eps": 0.1,
-            "protocol": "fmnist-linf-quick", "strategy": "natural", "n_per_class": 40,
-            "recipe": {"epochs": 2, "batch_size": 64, "lr": 0.02, "seed": 0}, "suites": ["test"]}
+            "protocol": "fmnist-linf-quick", "strategy": "natural", "n_per_class": 40, "seeds": [0],
+            "recipe": {"epochs": 2, "batch_size": 64, "lr": 0.02}, "suites": ["test"]}
     base.update(fields)
     (zoo / f"{name}.yaml").write_text(yaml.safe_dump(base))
     return base
@@ -62,10 +67,19 @@ def write_entry(zoo: Path, name: str, **fields):
 
 @pytest.fixture()
 def tiny_zoo(tmp_path, monkeypatch, fmnist_available):
-    """An empty zoo, cache and results folder of the test's own, selected through the environment."""
+    """An empty zoo, cache, results and user folder of the test's own, selected through the environment."""
     zoo, cache, results = tmp_path / "zoo", tmp_path / "cache", tmp_path / "results"
     zoo.mkdir()
     monkeypatch.setenv("RTB_ZOO_DIR", str(zoo))
     monkeypatch.setenv("RTB_CACHE", str(cache))
     monkeypatch.setenv("RTB_RESULTS", str(results))
+    monkeypatch.setenv("RTB_HOME", str(tmp_path / "home"))
     return zoo, cache, results
+
+
+def weights_file(cache: Path, name: str, seed: int = 0) -> Path:
+    return cache / name / f"seed{seed}.safetensors"
+
+
+def record_file(results: Path, protocol: str, name: str, seed: int = 0) -> Path:
+    return results / protocol / name / f"seed{seed}.json"

@@ -1,99 +1,153 @@
+"""Publishing, the two-part regression gate, and the reports, on a tiny zoo of the test's own."""
+
 import json
 
+import pytest
 import torch
 import yaml
-from safetensors.torch import save_file
 
-from benchmark.check import compare
+from benchmark.attacks import PGD
 from benchmark.cli import main
-from benchmark.io import sha256_file
-from benchmark.zoo import load_state
-from tests.conftest import write_entry
+from benchmark.gate import band_check, compare_outcomes
+from benchmark.zoo import load_entries, load_model
+from benchmark.zoo.weights import read_safetensors
+from tests.conftest import record_file, write_entry
 
 
-def record(clean, robust, atk, n=100):
-    return {"model": "m", "n_examples": n, "protocol": {"name": "p"}, "clean_accuracy": clean,
-            "robust_accuracy": robust, "attacks": [{"name": "pgd", "robust_accuracy": atk}]}
-
-
-def test_compare_tolerance_drops_and_rises():
-    ref = record(0.9, 0.5, 0.55)
-    assert compare(ref, record(0.9, 0.46, 0.55), tolerance_examples=5) == []
-    drops = compare(ref, record(0.8, 0.4, 0.45), tolerance_examples=5)
-    assert len(drops) == 3 and all("dropped" in d for d in drops)
-    rises = compare(ref, record(0.9, 0.7, 0.55), tolerance_examples=5)
-    assert len(rises) == 1 and "rose" in rises[0]
-    assert compare(ref, record(0.9, 0.7, 0.55), 5, allow_improvement=True) == []
-    assert "another protocol" in compare(ref, record(0.9, 0.5, 0.55, n=50), 5)[0]
-
-
-def test_check_passes_on_reference_and_fails_on_weakened_model(tiny_zoo, tmp_path, capsys):
+@pytest.fixture()
+def published(tiny_zoo, tmp_path, capsys):
+    """A source and a linear head, two seeds each, trained, published and evaluated under a small protocol."""
     zoo, cache, results = tiny_zoo
-    write_entry(zoo, "guarded", strategy="fast_at", n_per_class=100,
-                recipe={"epochs": 3, "batch_size": 32, "lr": 0.02, "seed": 0}, suites=["ci"])
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=60, seeds=[0, 1], suites=["ci"])
+    write_entry(zoo, "lin", strategy="linear", source="src", n_per_class=30, seeds=[0, 1], suites=["ci"])
     proto = tmp_path / "tiny-proto.yaml"
     proto.write_text(yaml.safe_dump({
-        "name": "tiny-proto", "version": 1, "threat_model": "Linf", "eps": 0.05, "n_examples": 100, "seed": 0,
-        "tolerance_examples": 3, "attacks": [{"name": "pgd", "type": "pgd", "steps": 10}]}))
-    args = ["check", "--suite", "ci", "--protocol", str(proto), "--quiet"]
-    assert main(args + ["--update"]) == 0
+        "name": "tiny-proto", "version": 1, "threat_model": "Linf", "eps": 0.05, "n_examples": 80, "seed": 0,
+        "attacks": [{"name": "pgd", "type": "pgd", "steps": 10}, {"name": "pgd-cw", "type": "pgd", "loss": "cw",
+                                                                   "steps": 10}]}))
+    assert main(["train", "--suite", "ci", "--publish", "--quiet"]) == 0
+    assert main(["evaluate", "--suite", "ci", "--protocol", str(proto), "--no-guards", "--quiet"]) == 0
+    capsys.readouterr()
+    return zoo, cache, results, str(proto)
+
+
+def test_published_linear_head_holds_only_the_head(published):
+    zoo, cache, results, _ = published
+    entries = load_entries()
+    lin = entries["lin"]
+    assert [w.seed for w in lin.weights] == [0, 1] and all(len(w.sha256) == 64 for w in lin.weights)
+    state, meta = read_safetensors(zoo / lin.weights[0].file)
+    assert set(state) == {"head.weight", "head.bias"} and meta["base"] == "src"
+    assert meta["base_sha256"] == entries["src"].weights[0].sha256
+    # the published copy is the trained model, bit for bit
+    a = load_model(lin, 0, "published").state_dict()
+    b = load_model(lin, 0, "trained").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rec = json.loads(record_file(results, "tiny-proto", "lin", 1).read_text())
+    assert rec["weights"]["origin"] == "published" and rec["weights"]["sha256"] == lin.weights[1].sha256
+    assert (results / "training" / "lin" / "seed1.json").is_file()
+
+
+def test_tampered_published_weights_and_a_republished_base_are_refused(published, capsys):
+    zoo, cache, results, proto = published
+    lin = load_entries()["lin"]
+    path = zoo / lin.weights[0].file
+    data = path.read_bytes()
+    path.write_bytes(data[:-4] + b"\0\0\0\0")
+    assert main(["evaluate", "--model", "lin", "--seed", "0", "--protocol", proto, "--quiet"]) == 2
+    assert "the entry pins" in capsys.readouterr().err
+    path.write_bytes(data)
+    # republishing the source (here: its seed 0 trained again) invalidates the head published on it
+    assert main(["train", "--model", "src", "--seed", "0", "--force", "--quiet"]) == 0
+    src = load_entries()["src"]
+    state = read_safetensors(cache / "src" / "seed0.safetensors")[0]
+    state["blocks.0.0.bias"] += 0.01
+    from safetensors.torch import save_file
+
+    save_file(state, str(cache / "src" / "seed0.safetensors"))
+    (cache / "src" / "seed0.train.json").unlink()
+    assert main(["publish", "--model", "src", "--seed", "0"]) == 0 and src.weights[0].sha256 != \
+        load_entries()["src"].weights[0].sha256
+    assert main(["evaluate", "--model", "lin", "--seed", "0", "--protocol", proto, "--quiet"]) == 2
+    assert "republish lin" in capsys.readouterr().err
+
+
+def test_evaluation_gate_is_exact_and_names_flipped_examples(published, capsys, monkeypatch):
+    zoo, cache, results, proto = published
+    args = ["check", "--suite", "ci", "--protocol", proto, "--no-guards", "--quiet"]
     assert main(args) == 0
-    assert "0 regressions" in capsys.readouterr().out
-    # weaken the model: perturb its weights, as a broken training change would
-    state = load_state(cache / "guarded.safetensors")
-    torch.manual_seed(0)
-    state = {k: v + 0.5 * v.std() * torch.randn_like(v) if k.startswith("blocks") else v for k, v in state.items()}
-    save_file(state, str(cache / "guarded.safetensors"))
-    rec = json.loads((cache / "guarded.train.json").read_text())
-    rec["sha256"] = sha256_file(cache / "guarded.safetensors")
-    (cache / "guarded.train.json").write_text(json.dumps(rec))
+    out = capsys.readouterr().out
+    assert "identical on all 80 examples" in out and "4 published models compared" in out
+    # a weakened attack (PGD stops after 2 of its steps) must show up as flipped examples
+    original = PGD.perturb
+
+    def weak(self, model, x, y, index):
+        self.steps = min(self.steps, 2)
+        return original(self, model, x, y, index)
+
+    monkeypatch.setattr(PGD, "perturb", weak)
     assert main(args) == 1
-    err = capsys.readouterr().err
-    assert "guarded: " in err and "dropped" in err
+    captured = capsys.readouterr()
+    assert "examples flipped" in captured.out and "FAIL" in captured.out and "robust:" in captured.err
 
 
-def test_report_writes_leaderboard_and_plots(tiny_zoo, capsys):
+def test_compare_outcomes_refuses_other_weights_or_protocols():
+    rec = {"model": "m", "seed": 0, "n_examples": 2, "protocol": {"name": "p", "version": 1},
+           "weights": {"sha256": "a" * 64}, "attacks": [{"name": "pgd"}],
+           "per_example": {"index": [3, 9], "clean_correct": [1, 1], "robust": [1, 0], "pgd": [0, 1]}}
+    assert compare_outcomes(rec, rec).examples == []
+    flipped = json.loads(json.dumps(rec))
+    flipped["per_example"].update(robust=[0, 0], pgd=[1, 1])
+    assert compare_outcomes(rec, flipped).examples == [3]
+    assert "other weights" in compare_outcomes(rec, {**rec, "weights": {"sha256": "b" * 64}}).problem
+    assert "protocol" in compare_outcomes(rec, {**rec, "protocol": {"name": "p", "version": 2}}).problem
+
+
+def test_training_band():
+    refs = [{"model": "m", "clean_accuracy": c, "robust_accuracy": r, "attacks": [], "n_examples": 300}
+            for c, r in ((0.90, 0.30), (0.91, 0.25), (0.89, 0.28))]
+    inside = {"model": "m", "clean_accuracy": 0.92, "robust_accuracy": 0.33, "attacks": [], "n_examples": 300}
+    assert band_check(refs, inside) == []
+    collapsed = {**inside, "clean_accuracy": 0.2, "robust_accuracy": 0.1}
+    lines = band_check(refs, collapsed)
+    assert len(lines) == 2 and "outside the band" in lines[0]
+
+
+def test_report_writes_leaderboard_with_seeds_and_plots(tiny_zoo, capsys):
     zoo, cache, results = tiny_zoo
-    write_entry(zoo, "src", task="fmnist-src", n_per_class=40)
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=40, seeds=[0, 1])
     for n in (10, 20, 40):
-        write_entry(zoo, f"lin{n}", strategy="linear", source="src", n_per_class=n)
+        write_entry(zoo, f"lin{n}", strategy="linear", source="src", n_per_class=n, seeds=[0, 1])
     for k in (1, 2):
-        write_entry(zoo, f"re{k}", strategy="retrain_last_k", source="src", n_per_class="all",
-                    recipe={"epochs": 1, "batch_size": 256, "lr": 0.02, "seed": 0, "k": k})
-    write_entry(zoo, "linall", strategy="linear", source="src", n_per_class="all")
-    names = ["lin10", "lin20", "lin40", "re1", "re2", "linall"]
+        write_entry(zoo, f"re{k}", strategy="retrain_last_k", source="src", n_per_class="all", seeds=[0, 1],
+                    recipe={"epochs": 1, "batch_size": 256, "lr": 0.02, "k": k})
+    write_entry(zoo, "linall", strategy="linear", source="src", n_per_class="all", seeds=[0, 1])
+    names = ["src", "lin10", "lin20", "lin40", "re1", "re2", "linall"]
     assert main(["train", "--model", *names, "--quiet"]) == 0
-    assert main(["evaluate", "--model", *names, "--n", "30", "--quiet"]) == 0
-    before = (results / "fmnist-linf-quick" / "lin40.json").read_text()
+    assert main(["evaluate", "--model", *names, "--n", "30", "--no-guards", "--quiet"]) == 0
+    before = record_file(results, "fmnist-linf-quick", "lin40").read_text()
     assert main(["sweep", "--model", "lin40", "--eps", "0.02", "0.1", "0.2", "--n", "20", "--quiet"]) == 0
     # a sweep point at the protocol's own eps goes to sweeps/, never over the protocol's record
-    assert (results / "fmnist-linf-quick" / "lin40.json").read_text() == before
-    assert (results / "fmnist-linf-quick" / "sweeps" / "lin40@eps=0.1.json").is_file()
+    assert record_file(results, "fmnist-linf-quick", "lin40").read_text() == before
+    assert (results / "fmnist-linf-quick" / "sweeps" / "lin40" / "seed1@eps=0.1.json").is_file()
     reports = results.parent / "reports"
     assert main(["report", "--reports-dir", str(reports)]) == 0
     md = (reports / "leaderboard.md").read_text()
-    assert "## fmnist-linf-quick" in md and "`lin40`" in md and "worst case" in md
+    assert "## fmnist-linf-quick" in md and "`lin40`" in md and "worst case" in md and "95% interval" in md
     rows = [line for line in md.splitlines() if line.startswith("| `")]
-    worst = [float(r.split("**")[1]) for r in rows]
+    assert all(" ± " in r for r in rows) and all("| 2 |" in r for r in rows)  # mean ± sd over 2 seeds
+    worst = [float(r.split("**")[1].split(" ± ")[0]) for r in rows]
     assert worst == sorted(worst, reverse=True)
     for plot in ("data_size", "blocks", "cost", "eps"):
         assert (reports / "plots" / f"{plot}_fmnist-linf-quick.png").stat().st_size > 10_000
         assert f"plots/{plot}_fmnist-linf-quick.png" in md
 
 
-def test_perf_runs_side_by_side(tiny_zoo, capsys):
-    zoo, _, _ = tiny_zoo
-    write_entry(zoo, "m", n_per_class=60)
-    assert main(["train", "--model", "m", "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["perf", "--model", "m", "--n-pgd", "40", "--n-battery", "8", "--steps", "5",
-                 "--battery-models", "m", "--train-models", "m", "--amp", "--aa-seeds", "2", "--quiet"]) == 0
-    out = capsys.readouterr().out
-    for needle in ("1. PGD-5", "ratio torchattacks/ours", "ours (channels-last)", "3. PGD step / (forward+backward)",
-                   "2. Battery on m, 8", "ours (cascade, NCHW)", "bf16 search", "seeds 0-1", "per-example outcomes identical", "speed-up",
-                   "4. Training cost", "trained here", "[fresh]"):
-        assert needle in out, needle
-    # without retraining, costs come from the records, and a model never evaluated says how to fix it
-    assert main(["perf", "--model", "m", "--n-pgd", "20", "--steps", "2", "--skip-battery", "--no-retrain",
-                 "--train-models", "m", "--quiet"]) == 0
-    assert "not trained/evaluated" in capsys.readouterr().out
+def test_plot_styles_are_all_distinct():
+    from benchmark.reports.plots import styles
+
+    for n in (3, 12, 25):
+        s = styles(n)
+        pairs = {(tuple(x["color"]), x["marker"], x["linestyle"]) for x in s}
+        assert len(pairs) == n and len({tuple(x["color"]) for x in s}) == n
+    assert len({x["marker"] for x in styles(14)}) == 14

@@ -4,8 +4,10 @@ import struct
 import pytest
 import torch
 
-from benchmark.data import eval_subset, hash_order, load_task, stratified_subset
-from benchmark.data.datasets import load_dataset, read_idx
+from benchmark.data import eval_subset, get_task, hash_order, load_split, split_validation, stratified_subset
+from benchmark.data import training_subset
+from benchmark.data.datasets import load_dataset
+from benchmark.data.loaders.fashion_mnist import read_idx
 from benchmark.errors import BenchmarkError
 
 
@@ -33,13 +35,27 @@ def test_stratified_subset_is_balanced_and_nested_free():
 
 
 def test_fmnist_transfer_split(fmnist_available):
-    src, tgt = load_task("fmnist-src", True), load_task("fmnist-tgt", True)
+    src, tgt = load_split(get_task("fmnist-src"), True), load_split(get_task("fmnist-tgt"), True)
     assert len(src) == len(tgt) == 30000
     assert set(src.labels.unique().tolist()) == set(tgt.labels.unique().tolist()) == {0, 1, 2, 3, 4}
     full = load_dataset("fashion-mnist", True)
     # target label 0 is Fashion-MNIST class 5 (sandal): same images
     assert torch.equal(tgt.images[tgt.labels == 0][:3], full.images[full.labels == 5][:3])
-    assert load_task("fmnist-tgt", False).images.shape == (5000, 1, 28, 28)
+    assert load_split(get_task("fmnist-tgt"), False).images.shape == (5000, 1, 28, 28)
+
+
+def test_validation_split_is_never_trained_on():
+    labels = torch.arange(5).repeat_interleave(300)
+    pool, val = split_validation(labels, 50, seed=0)
+    assert val.numel() == 250 and torch.equal(torch.bincount(labels[val]), torch.full((5,), 50))
+    assert set(pool.tolist()).isdisjoint(val.tolist()) and pool.numel() + val.numel() == labels.numel()
+    for n in (10, 100, None):
+        for seed in (0, 1, 2):
+            idx = training_subset(labels, n, seed, validation_per_class=50)
+            assert set(idx.tolist()).isdisjoint(val.tolist())
+    # seeds draw different low-data subsets, the validation split stays fixed
+    assert not torch.equal(training_subset(labels, 10, 0, 50), training_subset(labels, 10, 1, 50))
+    assert torch.equal(split_validation(labels, 50, 0)[1], val)
 
 
 def test_idx_reader_and_corrupt_file(tmp_path):
@@ -57,5 +73,5 @@ def test_missing_dataset_names_the_fix(tmp_path):
         load_dataset("fashion-mnist", True, data_dir=tmp_path, download=False)
     with pytest.raises(BenchmarkError, match="CIFAR-10 not found"):
         load_dataset("cifar10", True, data_dir=tmp_path, download=False)
-    with pytest.raises(BenchmarkError, match="unknown dataset"):
+    with pytest.raises(BenchmarkError, match="unknown dataset 'mnist-ish'.*choose one of"):
         load_dataset("mnist-ish", True)

@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from benchmark.zoo import load_state
-from tests.conftest import write_entry
+from benchmark.zoo.weights import read_safetensors
+from tests.conftest import record_file, weights_file, write_entry
 
 
 def _port() -> int:
@@ -38,19 +38,20 @@ def env(tiny_zoo):
 
 def test_ddp_training_matches_single_process(tiny_zoo, env, tmp_path):
     zoo, _, _ = tiny_zoo
-    recipe = {"epochs": 2, "batch_size": 40, "lr": 0.02, "seed": 1, "lwf_lambda": 1.0}
-    write_entry(zoo, "src", task="fmnist-src", n_per_class=40, recipe=recipe)
-    write_entry(zoo, "lwf", strategy="lwf", source="src", n_per_class=20, recipe=recipe)
+    recipe = {"epochs": 2, "batch_size": 40, "lr": 0.02}
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=40, recipe=recipe, seeds=[1])
+    write_entry(zoo, "lwf", strategy="lwf", source="src", n_per_class=20, seeds=[1],
+                recipe={**recipe, "lwf_lambda": 1.0, "lwf_distance": "l1", "warm_start_epochs": 1})
     single, multi = tmp_path / "single", tmp_path / "multi"
     _run(["train", "--model", "lwf", "--quiet"], {**env, "RTB_CACHE": str(single)})
     out = _run(["train", "--model", "lwf", "--quiet"], {**env, "RTB_CACHE": str(multi)}, nproc=2)
-    assert out.count("lwf: ") == 1  # rank 0 reports, once
+    assert out.count("lwf seed 1: ") == 1  # rank 0 reports, once
     for name in ("src", "lwf"):
-        a, b = load_state(single / f"{name}.safetensors"), load_state(multi / f"{name}.safetensors")
+        a, b = (read_safetensors(weights_file(d, name, 1))[0] for d in (single, multi))
         for k in a:
             assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), (name, k, (a[k] - b[k]).abs().max())
-    ra = json.loads((single / "lwf.train.json").read_text())
-    rb = json.loads((multi / "lwf.train.json").read_text())
+    ra = json.loads((single / "lwf" / "seed1.train.json").read_text())
+    rb = json.loads((multi / "lwf" / "seed1.train.json").read_text())
     assert ra["cost"] == pytest.approx(rb["cost"]) and ra["n_train"] == rb["n_train"]
 
 
@@ -67,8 +68,8 @@ def test_sharded_evaluation_gives_the_same_record(tiny_zoo, env, tmp_path):
     args = ["evaluate", "--model", "m", "--protocol", str(proto), "--quiet"]
     _run(args, {**env, "RTB_RESULTS": str(a_dir)})
     _run(args, {**env, "RTB_RESULTS": str(b_dir)}, nproc=2)
-    a = json.loads((a_dir / "p" / "m.json").read_text())
-    b = json.loads((b_dir / "p" / "m.json").read_text())
+    a = json.loads(record_file(a_dir, "p", "m").read_text())
+    b = json.loads(record_file(b_dir, "p", "m").read_text())
     assert b["world_size"] == 2
     assert a["per_example"] == b["per_example"]
     for key in ("clean_accuracy", "robust_accuracy", "n_examples", "protocol"):

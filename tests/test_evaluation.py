@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from benchmark.errors import BenchmarkError
-from benchmark.evaluation import check_inputs, run_battery
-from benchmark.protocol import load_protocol
+from benchmark.evaluation import BatteryOptions, check_inputs, load_protocol, run_battery
 from benchmark.results import read_record, write_record
 
 
@@ -14,12 +13,16 @@ def battery(protocol, eps=None):
     return [a for a in attacks if a.name != "autoattack"]
 
 
+def opts(eps, **kw):
+    return BatteryOptions(eps, "Linf", **kw)
+
+
 def test_worst_case_never_above_any_attack_and_cascade_matches_full(natural_model, target_data):
     _, _, x, y = target_data
     x, y, idx = x[:120], y[:120], torch.arange(120)
     atks = battery("fmnist-linf-quick", eps=0.03)
-    full = run_battery(natural_model, atks, x, y, idx, 0.03, "Linf", cascade=False)
-    casc = run_battery(natural_model, atks, x, y, idx, 0.03, "Linf", cascade=True)
+    full = run_battery(natural_model, atks, x, y, idx, opts(0.03, cascade=False))
+    casc = run_battery(natural_model, atks, x, y, idx, opts(0.03, cascade=True))
     for a in full["attacks"]:
         assert full["robust_accuracy"] <= a["robust_accuracy"] + 1e-9
     assert full["robust_accuracy"] <= full["clean_accuracy"]
@@ -37,7 +40,7 @@ def test_minimal_norm_attack_counts_only_within_eps(natural_model, target_data):
     _, _, x, y = target_data
     from benchmark.attacks import DeepFool
 
-    res = run_battery(natural_model, [DeepFool("df", "Linf", 0.001)], x[:50], y[:50], torch.arange(50), 0.001, "Linf")
+    res = run_battery(natural_model, [DeepFool("df", "Linf", 0.001)], x[:50], y[:50], torch.arange(50), opts(0.001))
     a = res["attacks"][0]
     assert a["n_fooled_any_norm"] > a["n_success"]  # DeepFool found larger perturbations that do not count
     assert a["median_norm"] > 0.001

@@ -2,9 +2,8 @@
 
 import torch
 
-from benchmark.evaluation import run_battery
+from benchmark.evaluation import BatteryOptions, load_protocol, run_battery
 from benchmark.models.layout import as_layout, channels_last
-from benchmark.protocol import load_protocol
 
 
 def test_channels_last_is_restored_and_skips_models_without_convolutions(natural_model):
@@ -27,8 +26,8 @@ def test_channels_last_gives_the_same_outcome_for_every_example(natural_model, t
     _, _, x, y = target_data
     x, y, idx = x[:100], y[:100], torch.arange(100)
     protocol = load_protocol("fmnist-linf-quick")
-    runs = [run_battery(natural_model, protocol.build_attacks(0.03), x, y, idx, 0.03, "Linf", fast_layout=fast)
-            for fast in (True, False)]
+    runs = [run_battery(natural_model, protocol.build_attacks(0.03), x, y, idx,
+                        BatteryOptions(0.03, "Linf", channels_last=fast)) for fast in (True, False)]
     fast, plain = (r["per_example"] for r in runs)
     assert 0 < runs[0]["robust_accuracy"] < runs[0]["clean_accuracy"]  # the attacks decide something here
     assert fast.keys() == plain.keys()
@@ -42,14 +41,15 @@ def test_channels_last_gives_the_same_outcome_for_every_example(natural_model, t
 
 
 def test_amp_searches_in_bf16_but_successes_are_checked_in_float32(natural_model, target_data):
-    from benchmark.models.layout import Autocast
+    from benchmark.evaluation.battery import BF16Search
 
     _, _, x, y = target_data
     x, y, idx = x[:100], y[:100], torch.arange(100)
     with torch.no_grad():
-        full, low = natural_model(x), Autocast(natural_model, "cpu")(x)
+        full, low = natural_model(x), BF16Search(natural_model, "cpu")(x)
     assert low.dtype == torch.float32 and 0 < (full - low).abs().max() < 0.5  # really bf16, and close
     attacks = [a for a in load_protocol("fmnist-linf-quick").build_attacks(0.03) if a.name != "autoattack"]
-    fp32, amp = (run_battery(natural_model, attacks, x, y, idx, 0.03, "Linf", amp=a) for a in (False, True))
+    fp32, amp = (run_battery(natural_model, attacks, x, y, idx, BatteryOptions(0.03, "Linf", amp=a))
+                 for a in (False, True))
     assert amp["clean_accuracy"] == fp32["clean_accuracy"]  # clean predictions are float32
     assert abs(amp["robust_accuracy"] - fp32["robust_accuracy"]) <= 0.03

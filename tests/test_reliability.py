@@ -12,10 +12,10 @@ import torch
 import yaml
 from torch import nn
 
-from benchmark.guards import run_guards
-from benchmark.protocol import load_protocol
-from benchmark.zoo import load_state
-from tests.conftest import write_entry
+from benchmark.evaluation import load_protocol
+from benchmark.evaluation.guards import GuardOptions, run_guards
+from benchmark.zoo.weights import read_safetensors
+from tests.conftest import record_file, weights_file, write_entry
 
 
 class InputQuantization(nn.Module):
@@ -38,7 +38,7 @@ def guard_data(target_data):
 def test_gradient_masked_model_is_flagged(natural_model, guard_data):
     x, y, idx, protocol = guard_data
     masked = InputQuantization(natural_model).eval()
-    g = run_guards(masked, protocol, x, y, idx, torch.ones(60), 0.1, n=60, square_queries=300)
+    g = run_guards(masked, x, y, idx, torch.ones(60), GuardOptions("Linf", 0.1, n=60, square_queries=300))
     assert g["flagged"]
     reasons = " ".join(g["flags"])
     assert "gradients are zero" in reasons and "Square broke" in reasons
@@ -46,7 +46,7 @@ def test_gradient_masked_model_is_flagged(natural_model, guard_data):
 
 def test_normal_model_is_not_flagged(natural_model, guard_data):
     x, y, idx, protocol = guard_data
-    g = run_guards(natural_model, protocol, x, y, idx, torch.zeros(60), 0.1, n=60, square_queries=300)
+    g = run_guards(natural_model, x, y, idx, torch.zeros(60), GuardOptions("Linf", 0.1, n=60, square_queries=300))
     assert not g["flagged"], g["flags"]
     assert g["pgd_large_eps"] <= 0.05 and g["gradients_ok"] > 0.9
 
@@ -70,26 +70,25 @@ def _kill_when(proc, condition, timeout=240):
 
 def test_sigkill_mid_training_then_resume_gives_identical_weights(tiny_zoo):
     zoo, cache, _ = tiny_zoo
-    recipe = {"epochs": 4, "batch_size": 32, "lr": 0.02, "seed": 5}
-    write_entry(zoo, "ref", n_per_class=400, recipe=recipe)
-    write_entry(zoo, "victim", n_per_class=400, recipe=recipe)
+    recipe = {"epochs": 4, "batch_size": 32, "lr": 0.02}
+    write_entry(zoo, "ref", n_per_class=400, recipe=recipe, seeds=[5])
+    write_entry(zoo, "victim", n_per_class=400, recipe=recipe, seeds=[5])
     cmd = [sys.executable, "-m", "benchmark", "train", "--quiet", "--model"]
     env = _env(tiny_zoo)
     subprocess.run(cmd + ["ref"], env=env, check=True, capture_output=True)
     proc = subprocess.Popen(cmd + ["victim"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = cache / "checkpoints" / "victim.pt"
+    ckpt = cache / "checkpoints" / "victim" / "seed5.pt"
     _kill_when(proc, ckpt.exists)  # killed during the second epoch, right after the first checkpoint
-    time.sleep(0)
-    assert not (cache / "victim.safetensors").exists()
+    assert not weights_file(cache, "victim", 5).exists()
     out = subprocess.run(cmd + ["victim"], env=env, check=True, capture_output=True, text=True)
-    assert "resuming victim from epoch" in out.stdout
-    a, b = load_state(cache / "ref.safetensors"), load_state(cache / "victim.safetensors")
+    assert "resuming victim seed 5 from epoch" in out.stdout
+    a, b = (read_safetensors(weights_file(cache, n, 5))[0] for n in ("ref", "victim"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_sigkill_mid_evaluation_never_leaves_a_complete_looking_record(tiny_zoo, tmp_path):
     zoo, _, results = tiny_zoo
-    write_entry(zoo, "m", n_per_class=100, recipe={"epochs": 10, "batch_size": 50, "lr": 0.05, "seed": 0})
+    write_entry(zoo, "m", n_per_class=100, recipe={"epochs": 10, "batch_size": 50, "lr": 0.05})
     env = _env(tiny_zoo)
     subprocess.run([sys.executable, "-m", "benchmark", "train", "--quiet", "--model", "m"], env=env, check=True)
     # a tiny eps breaks almost nothing, so PGD runs every step: an evaluation that takes a while
@@ -97,14 +96,14 @@ def test_sigkill_mid_evaluation_never_leaves_a_complete_looking_record(tiny_zoo,
     proto.write_text(yaml.safe_dump({"name": "slow", "version": 1, "threat_model": "Linf", "eps": 0.0005,
                                      "n_examples": 300, "seed": 0,
                                      "attacks": [{"name": "pgd", "type": "pgd", "steps": 300}]}))
-    record = results / "slow" / "m.json"
+    record = record_file(results, "slow", "m")
     cmd = [sys.executable, "-m", "benchmark", "evaluate", "--quiet", "--model", "m", "--protocol", str(proto)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = time.time()
     _kill_when(proc, lambda: time.time() - start > 5)
     from benchmark.results import load_records
 
-    assert not record.exists() and load_records(results) == []
+    assert not record.exists() and load_records([results]) == []
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     rec = json.loads(record.read_text())
     assert rec["complete"] and rec["n_examples"] == 300 and "guards" in rec

@@ -4,15 +4,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.errors import BenchmarkError
-from benchmark.protocol import available_protocols, load_protocol, parse_protocol
+from benchmark.evaluation import available_protocols, load_protocol, parse_protocol
 from benchmark.zoo import dependency_order, load_entries, parse_entry
 
 
 def test_committed_zoo_and_protocols_are_valid():
     entries = load_entries()
-    assert {"fmnist_src_robust", "fmnist_lwf", "lwf_cifar100", "cifar100_wrn_free_source", "imagenet_resnet50_free4"} <= set(entries)
-    for name in entries:
-        assert entries[name].protocol in available_protocols(), name
+    assert {"fmnist_src_robust", "fmnist_lwf", "fmnist_cnn_lwf", "lwf_cifar100", "cifar100_wrn_free_source",
+            "imagenet_resnet50_free4"} <= set(entries)
+    for name, entry in entries.items():
+        assert entry.protocol in available_protocols(), name
+        if entry.source:
+            assert set(entry.seeds) <= set(entries[entry.source].seeds), name  # transfer seed s on source seed s
     order = dependency_order(["fmnist_lwf"], entries)
     assert order.index("fmnist_src_robust") < order.index("fmnist_lwf")
     for name in ("fmnist-linf", "fmnist-l2", "cifar-linf", "cifar-l2"):
@@ -21,50 +24,84 @@ def test_committed_zoo_and_protocols_are_valid():
     assert load_protocol("cifar-linf").eps == pytest.approx(8 / 255)
 
 
+def test_quick_suite_has_three_seeds_and_tuning_budgets():
+    entries = load_entries()
+    quick = [e for e in entries.values() if "quick" in e.suites]
+    assert quick and all(e.seeds == [0, 1, 2] for e in quick)
+    arms = [e for e in quick if e.task == "fmnist-tgt" and e.n in (None, 10, 100)]
+    budgets = {e.name: len(e.tuning.grid["lr"]) * len(next(v for k, v in e.tuning.grid.items() if k != "lr"))
+               for e in arms if e.tuning}
+    assert budgets and set(budgets.values()) == {4}  # the same budget for every arm
+
+
 VALID = {"name": "x", "task": "fmnist-tgt", "architecture": "small_cnn", "threat_model": "Linf", "eps": 0.1,
-         "protocol": "fmnist-linf", "strategy": "natural", "recipe": {"epochs": 1, "batch_size": 8}}
+         "protocol": "fmnist-linf", "strategy": "natural", "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1}}
 
 
 @pytest.mark.parametrize("field,value,match", [
     ("task", "mnist", "field 'task'"), ("architecture", "vgg", "field 'architecture'"),
     ("strategy", "magic", "field 'strategy'"), ("eps", -1, "field 'eps'"), ("eps", "big", "field 'eps'"),
-    ("n_per_class", 0, "field 'n_per_class'"), ("recipe", {"epochs": 0, "batch_size": 8}, "field 'recipe.epochs'"),
-    ("threat_model", "L1", "field 'threat_model'"), ("sha256", "abc", "field 'sha256'"), ("colour", "red", "unknown field 'colour'"),
+    ("n_per_class", 0, "field 'n_per_class'"), ("recipe", {"epochs": 0, "batch_size": 8, "lr": 0.1}, "field 'recipe.epochs'"),
+    ("threat_model", "L1", "field 'threat_model'"), ("colour", "red", "unknown field 'colour'"),
+    ("seeds", [0, 0], "field 'seeds'"), ("weights", [{"seed": 0, "file": "w.safetensors", "sha256": "abc"}],
+                                         r"field 'weights\[0\].sha256'"),
+    ("weights", [{"seed": 3, "file": "w.safetensors"}], r"field 'weights\[0\].seed'"),
+    ("recipe", {"epochs": 1, "batch_size": 8, "learning_rate": 0.5}, r"unknown field 'recipe.learning_rate'"),
+    ("recipe", {"epochs": 1, "batch_size": 8}, "missing field 'recipe.lr'"),
+    ("recipe", {"epochs": 1, "batch_size": 8, "lr": 0.1, "lwf_lambda": 1.0}, "'recipe.lwf_lambda' does not apply"),
+    ("tuning", {"grid": {"lr": []}}, "field 'tuning.grid.lr'"),
+    ("tuning", {"grid": {"momentum": [2.0]}}, r"field 'tuning.grid.momentum': .*must lie in \[0, 1\]"),
 ])
 def test_malformed_entry_names_the_field(field, value, match):
-    with pytest.raises(BenchmarkError, match=match):
+    with pytest.raises(BenchmarkError, match=match) as exc:
         parse_entry({**VALID, field: value}, "entry.yaml")
+    assert str(exc.value).startswith("entry.yaml:") and "\n" not in str(exc.value)
+
+
+def test_recipe_typos_are_named_with_a_suggestion():
+    lwf = {**VALID, "strategy": "lwf", "source": "s", "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1,
+                                                                 "lwf_lamda": 1.0}}
+    with pytest.raises(BenchmarkError, match=r"unknown field 'recipe.lwf_lamda' \(did you mean 'recipe.lwf_lambda'\?\)"):
+        parse_entry(lwf, "entry.yaml")
+    with pytest.raises(BenchmarkError, match="'recipe.lwf_lambda' is required for strategy 'lwf'"):
+        parse_entry({**lwf, "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1}}, "entry.yaml")
+    with pytest.raises(BenchmarkError, match=r"field 'recipe.lwf_distance' must be one of 'l2sq', 'l1'"):
+        parse_entry({**lwf, "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1, "lwf_lambda": 1,
+                                       "lwf_distance": "cosine"}}, "entry.yaml")
 
 
 def test_transfer_entry_needs_a_source():
     with pytest.raises(BenchmarkError, match="field 'source'"):
-        parse_entry({**VALID, "strategy": "lwf"}, "entry.yaml")
+        parse_entry({**VALID, "strategy": "lwf", "recipe": {**VALID["recipe"], "lwf_lambda": 1.0}}, "entry.yaml")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(sorted(VALID) + ["source", "n_per_class", "head", "junk"]),
+@given(st.dictionaries(st.sampled_from(sorted(VALID) + ["source", "n_per_class", "head", "seeds", "weights", "junk"]),
                        st.one_of(st.none(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=5),
-                                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)),
+                                 st.lists(st.integers(), max_size=2),
+                                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)),
                        max_size=6))
 def test_any_malformed_entry_gives_a_clear_error(overrides):
     data = {**VALID, **overrides}
     try:
         parse_entry(data, "entry.yaml")
     except BenchmarkError as exc:
-        assert str(exc).startswith("entry.yaml:") and "field" in str(exc)
+        assert str(exc).startswith("entry.yaml:") and "field" in str(exc) and "\n" not in str(exc)
 
 
 PROTO = yaml.safe_load(open(load_protocol("fmnist-linf-quick").source))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["name", "version", "threat_model", "eps", "n_examples", "seed", "attacks"]),
-       st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=4), st.lists(st.integers(), max_size=2)))
+@given(st.sampled_from(["name", "version", "threat_model", "eps", "n_examples", "seed", "attacks", "applies_to",
+                        "cascade", "flip_tolerance"]),
+       st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=4),
+                 st.lists(st.integers(), max_size=2)))
 def test_any_malformed_protocol_gives_a_clear_error(field, value):
     try:
         parse_protocol({**PROTO, field: value}, "p.yaml")
     except BenchmarkError as exc:
-        assert str(exc).startswith("p.yaml:") and ("field" in str(exc) or "attack" in str(exc))
+        assert str(exc).startswith("p.yaml:") and "field" in str(exc) and "\n" not in str(exc)
 
 
 def test_protocol_errors_name_the_field():
@@ -74,5 +111,9 @@ def test_protocol_errors_name_the_field():
         parse_protocol({**PROTO, "attacks": [{"type": "fgsm-magic"}]}, "p.yaml")
     with pytest.raises(BenchmarkError, match="missing field 'seed'"):
         parse_protocol({k: v for k, v in PROTO.items() if k != "seed"}, "p.yaml")
+    with pytest.raises(BenchmarkError, match=r"p.yaml: field 'attacks\[0\].loss' must be one of 'ce', 'cw', got 'dlr'"):
+        parse_protocol({**PROTO, "attacks": [{"type": "pgd", "loss": "dlr"}]}, "p.yaml")
+    with pytest.raises(BenchmarkError, match=r"unknown field 'attacks\[1\].stepz' \(did you mean 'attacks\[1\].steps'"):
+        parse_protocol({**PROTO, "attacks": [{"type": "pgd"}, {"type": "deepfool", "name": "d", "stepz": 3}]}, "p.yaml")
     with pytest.raises(BenchmarkError, match="unknown protocol"):
         load_protocol("no-such-protocol")
