@@ -22,6 +22,7 @@ import torch
 
 from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_write_json, provenance
+from benchmark.paths import cache_dir
 from benchmark.training.runner import TrainOptions, train_entry
 from benchmark.zoo.entry import Tuning, ZooEntry, write_entry_file
 
@@ -85,7 +86,8 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
         for values in grid_configs(entry.tuning):
             recipe = base.with_values(**values)
             t0 = time.perf_counter()
-            rec = train_entry(entry, seed, replace(opts, cache=scratch, resume=False), recipe=recipe, entries=entries)
+            scratch_opts = replace(opts, cache=scratch, source_cache=cache_dir(opts.cache), resume=False)
+            rec = train_entry(entry, seed, scratch_opts, recipe=recipe, entries=entries)
             model, _ = load_model_and_weights(entry, seed, "trained", opts.device, scratch, entries)
             s = score(model, x_val, y_val, entry.eps, entry.threat_model, opts.device)
             configs.append({"values": values, **s, "cost_fb_passes": rec["cost"]["fb_passes"],

@@ -39,6 +39,7 @@ class TrainOptions:
     channels_last: bool = True           # faster convolutions on CPU and GPU; changes float rounding only
     workers: int | None = None           # DataLoader workers for streamed image folders
     source_weights: str = "auto"         # the source's published weights when it has them, else its trained copy
+    source_cache: str | Path | None = None  # where the source's trained copy lives (default: cache)
     stop_after_batches: int | None = None  # test hook: simulate an interruption mid-epoch
 
 
@@ -137,7 +138,8 @@ def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entr
         if seed not in src_entry.seeds:
             raise BenchmarkError(f"{entry.name} seed {seed} transfers from {src_entry.name} seed {seed}, which that "
                                  f"entry does not have (seeds {src_entry.seeds})")
-        source, source_w = load_model_and_weights(src_entry, seed, opts.source_weights, "cpu", opts.cache, entries)
+        source_cache = opts.source_cache if opts.source_cache is not None else opts.cache
+        source, source_w = load_model_and_weights(src_entry, seed, opts.source_weights, "cpu", source_cache, entries)
         body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
         try:
             result = model.load_state_dict(body, strict=False)

@@ -1,0 +1,88 @@
+"""Statistics, the regression gate's comparisons, and claim verdicts on synthetic records."""
+
+import math
+import random
+
+import pytest
+
+from benchmark.gate import band_check, compare_outcomes
+from benchmark.reports.claims import Test as ClaimTest
+from benchmark.stats import accuracy_estimate, combine, difference_estimate, seed_band
+
+
+def outcomes(p: float, n: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    return [int(rng.random() < p) for _ in range(n)]
+
+
+def test_interval_counts_seeds_and_subset():
+    # no seed spread: the interval is the subset's binomial interval (~ +-1.96 sqrt(p(1-p)/n))
+    est = combine([0.5, 0.5, 0.5], 0.25 / 1000)
+    assert est.half_width == pytest.approx(1.96 * math.sqrt(0.25 / 1000), rel=1e-3)
+    # seed spread widens it, and with 3 seeds t (not the normal quantile) applies
+    wide = combine([0.4, 0.5, 0.6], 0.25 / 1000)
+    assert wide.half_width > est.half_width + 0.05
+    assert wide.df < 10
+    # one seed: only the sampling part, never a zero-width interval
+    one = accuracy_estimate([[1] * 200])
+    assert one.high == 1.0 and one.low < 0.99
+
+
+def test_paired_difference_is_tighter_than_unpaired():
+    base = [outcomes(0.6, 1000, s) for s in range(3)]
+    # B equals A except on 30 examples per seed: the paired interval sees only those
+    other = [list(o) for o in base]
+    for o in other:
+        for i in range(30):
+            o[i] = 0
+    est = difference_estimate(base, other)
+    assert est.low > 0, est
+    unpaired = math.sqrt(2 * 0.24 / 1000) * 1.96
+    assert est.half_width < unpaired
+
+
+def test_band_contains_seeds_and_rejects_far_values():
+    band = seed_band([0.20, 0.24, 0.22], 200)
+    assert band.contains(0.20) and band.contains(0.24)
+    assert band.contains(0.24 + 0.9 * band.widen) and not band.contains(0.24 + 1.1 * band.widen)
+    assert band.widen == pytest.approx(2 * math.sqrt(0.22 * 0.78 / 200))
+
+
+def _record(robust, clean=None, seed=0, sha="a" * 64, attack="pgd"):
+    n = len(robust)
+    clean = clean or [1] * n
+    acc = sum(robust) / n
+    return {"model": "m", "seed": seed, "n_examples": n, "protocol": {"name": "p", "version": 1},
+            "weights": {"sha256": sha}, "clean_accuracy": sum(clean) / n, "robust_accuracy": acc,
+            "attacks": [{"name": attack, "robust_accuracy": acc}],
+            "per_example": {"index": list(range(100, 100 + n)), "clean_correct": clean, "robust": robust,
+                            attack: robust}}
+
+
+def test_evaluation_gate_names_flipped_examples():
+    ref = _record([1, 0, 1, 1, 0])
+    same = compare_outcomes(ref, _record([1, 0, 1, 1, 0]))
+    assert same.examples == [] and "identical" in same.describe()
+    flipped = compare_outcomes(ref, _record([1, 1, 1, 1, 0]))
+    assert flipped.examples == [101]
+    assert "101" in flipped.describe()
+    other = compare_outcomes(ref, _record([1, 0, 1, 1, 0], sha="b" * 64))
+    assert other.problem and "other weights" in other.problem
+
+
+def test_training_gate_band():
+    refs = [_record(outcomes(p, 200, s), seed=s) for s, p in enumerate((0.20, 0.25, 0.22))]
+    inside = _record(outcomes(0.23, 200, 7))
+    assert band_check(refs, inside) == []
+    broken = _record(outcomes(0.02, 200, 7))  # a training change that destroys robustness
+    problems = band_check(refs, broken)
+    assert problems and "outside the band" in problems[0]
+
+
+def test_claim_verdicts_follow_the_interval():
+    sure = combine([0.10, 0.11, 0.12], 0.0001)
+    assert ClaimTest("x > 0", sure, +1).verdict == "reproduced"
+    assert ClaimTest("x < 0", sure, -1).verdict == "contradicted"
+    unsure = combine([-0.05, 0.0, 0.06], 0.0004)
+    assert ClaimTest("x > 0", unsure, +1).verdict == "inconclusive"
+    assert ClaimTest("x > 0", None, +1).verdict == "missing"
