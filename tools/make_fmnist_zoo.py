@@ -136,7 +136,8 @@ def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, r
             lw = inherit(lw, f"{p}lwf_n{nearest}", lw["epochs"])
         if n == 100 or extras:
             write(f"{p}lwf_n{n}", "fmnist-tgt", "lwf", lw, arch=arch, source=src, n=n,
-                  grid=lwf_grid(lw) if tuned else None, suites=suites if n == 100 else ("full",),
+                  grid=lwf_grid(lw) if tuned else None,
+                  suites=suites + ("ci",) * (p == "fmnist_") if n == 100 else ("full",),
                   desc=f"LwF (authors' code settings), {n} examples per class." + inherit_note)
         adv_n = steps_recipe(n, adv)
         if not tuned:

@@ -31,7 +31,7 @@ def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
     for name in names:
         entry = entries[name]
         refs = _references(entry, protocol, args.results_dir)
-        for seed in [s for s in entry.seeds if entry.published(s) is not None]:
+        for seed in [s for s in (args.seed or entry.seeds) if entry.published(s) is not None]:
             if seed not in refs:
                 problems.append(f"{name} seed {seed}: no committed record under {protocol.name}; evaluate it first")
                 continue
@@ -104,7 +104,7 @@ def add_parsers(sub) -> None:
                                      "weights against the committed seed band (--train)")
     p.add_argument("--model", nargs="+", default=None)
     p.add_argument("--suite", default="ci")
-    p.add_argument("--seed", type=int, nargs="+", default=None, help="--train: seeds to retrain (default: the first)")
+    p.add_argument("--seed", type=int, nargs="+", default=None, help="seeds to check (default: every published seed; --train: the first)")
     p.add_argument("--protocol", default="fmnist-linf-quick")
     p.add_argument("--train", action="store_true", help="retrain from the recipes (statistical gate)")
     add_eval_options(p)

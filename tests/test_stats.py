@@ -1,11 +1,10 @@
-"""Statistics, the regression gate's comparisons, and claim verdicts on synthetic records."""
+"""Intervals over seeds and the evaluation subset, the training gate's band, claim verdicts."""
 
 import math
 import random
 
 import pytest
 
-from benchmark.gate import band_check, compare_outcomes
 from benchmark.reports.claims import Test as ClaimTest
 from benchmark.stats import accuracy_estimate, combine, difference_estimate, seed_band
 
@@ -46,37 +45,6 @@ def test_band_contains_seeds_and_rejects_far_values():
     assert band.contains(0.20) and band.contains(0.24)
     assert band.contains(0.24 + 0.9 * band.widen) and not band.contains(0.24 + 1.1 * band.widen)
     assert band.widen == pytest.approx(2 * math.sqrt(0.22 * 0.78 / 200))
-
-
-def _record(robust, clean=None, seed=0, sha="a" * 64, attack="pgd"):
-    n = len(robust)
-    clean = clean or [1] * n
-    acc = sum(robust) / n
-    return {"model": "m", "seed": seed, "n_examples": n, "protocol": {"name": "p", "version": 1},
-            "weights": {"sha256": sha}, "clean_accuracy": sum(clean) / n, "robust_accuracy": acc,
-            "attacks": [{"name": attack, "robust_accuracy": acc}],
-            "per_example": {"index": list(range(100, 100 + n)), "clean_correct": clean, "robust": robust,
-                            attack: robust}}
-
-
-def test_evaluation_gate_names_flipped_examples():
-    ref = _record([1, 0, 1, 1, 0])
-    same = compare_outcomes(ref, _record([1, 0, 1, 1, 0]))
-    assert same.examples == [] and "identical" in same.describe()
-    flipped = compare_outcomes(ref, _record([1, 1, 1, 1, 0]))
-    assert flipped.examples == [101]
-    assert "101" in flipped.describe()
-    other = compare_outcomes(ref, _record([1, 0, 1, 1, 0], sha="b" * 64))
-    assert other.problem and "other weights" in other.problem
-
-
-def test_training_gate_band():
-    refs = [_record(outcomes(p, 200, s), seed=s) for s, p in enumerate((0.20, 0.25, 0.22))]
-    inside = _record(outcomes(0.23, 200, 7))
-    assert band_check(refs, inside) == []
-    broken = _record(outcomes(0.02, 200, 7))  # a training change that destroys robustness
-    problems = band_check(refs, broken)
-    assert problems and "outside the band" in problems[0]
 
 
 def test_claim_verdicts_follow_the_interval():
