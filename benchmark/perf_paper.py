@@ -43,6 +43,19 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _examples_per_second(step, per_call: int, opts: PaperPerfOptions) -> float:
+    """Training examples per second per optimizer step, `step()` making `per_call` optimizer steps."""
+    for _ in range(max(1, math.ceil(opts.warmup / per_call))):
+        step()
+    _sync(opts.device)
+    calls = max(1, math.ceil(opts.steps / per_call))
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        step()
+    _sync(opts.device)
+    return opts.batch * calls * per_call / (time.perf_counter() - t0)
+
+
 def _model(arch: str, opts: PaperPerfOptions):
     from benchmark.models import create_model
 
@@ -86,20 +99,12 @@ def ours_rate(arch: str, strategy: str, opts: PaperPerfOptions) -> float:
     run = TrainingRun(model, forward, None, 0, 0, [0.0] * model.num_blocks + [1.0], opt, sched, scaler)
     index = torch.arange(opts.batch)
     per_call = strat.optimizer_steps_per_batch()
-    calls = max(1, math.ceil(opts.steps / per_call))
 
     def step():
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
             strat.train_batch(run, Batch(x, y, index))
 
-    for _ in range(max(1, math.ceil(opts.warmup / per_call))):
-        step()
-    _sync(opts.device)
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        step()
-    _sync(opts.device)
-    return opts.batch * calls * per_call / (time.perf_counter() - t0)
+    return _examples_per_second(step, per_call, opts)
 
 
 def bare_rate(arch: str, strategy: str, opts: PaperPerfOptions) -> float:
@@ -157,16 +162,8 @@ def bare_rate(arch: str, strategy: str, opts: PaperPerfOptions) -> float:
                 delta = (d.detach() + EPS * d.grad.sign()).clamp(-EPS, EPS)
 
     per_call = replays if strategy == "free_at" else 1
-    calls = max(1, math.ceil(opts.steps / per_call))
     model.train()
-    for _ in range(max(1, math.ceil(opts.warmup / per_call))):
-        step()
-    _sync(opts.device)
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        step()
-    _sync(opts.device)
-    return opts.batch * calls * per_call / (time.perf_counter() - t0)
+    return _examples_per_second(step, per_call, opts)
 
 
 def attack_rates(arch: str, opts: PaperPerfOptions, iters: int = 20) -> dict[str, float]:

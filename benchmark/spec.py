@@ -19,6 +19,20 @@ from benchmark.errors import BenchmarkError
 Check = Callable[[Any], "str | None"]
 
 
+def read_yaml(path, what: str):
+    """A data file's contents, or a one-line error naming the file (`what`: "zoo entry", "task file", ...)."""
+    from pathlib import Path
+
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise BenchmarkError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
 def positive(v) -> str | None:
     return None if v > 0 else "must be positive"
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from benchmark.errors import BenchmarkError
 from benchmark.paths import user_home
-from benchmark.spec import check_field, parse_dataclass, positive
+from benchmark.spec import check_field, parse_dataclass, positive, read_yaml
 
 TASK_DIR = Path(__file__).resolve().parent / "tasks"
 
@@ -132,12 +130,7 @@ def _count_folder_classes(task: Task) -> int | None:
 
 
 def load_task_file(path: Path) -> Task:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise BenchmarkError(f"task file {path} cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path, "task file")
     return parse_task(data, str(path))
 
 

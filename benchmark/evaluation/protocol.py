@@ -8,11 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from benchmark.attacks import Attack, build_attack
 from benchmark.errors import BenchmarkError
-from benchmark.spec import check_field, non_negative, parse_dataclass, positive
+from benchmark.spec import check_field, non_negative, parse_dataclass, positive, read_yaml
 
 PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
 
@@ -124,8 +122,5 @@ def load_protocol(name_or_path: str) -> Protocol:
         path = PROTOCOL_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise BenchmarkError(f"unknown protocol {name_or_path!r}: choose one of {', '.join(available_protocols())}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path, "protocol")
     return parse_protocol(data, str(path))

@@ -36,6 +36,30 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_si
     return path
 
 
+def _robust_and_clean(frame, series: list[str], x: str, xlabel: str, title: str, path: Path,
+                      log_x: bool = False) -> Path:
+    """Two panels, robust and clean accuracy against `x`, one errorbar series per name in `series`."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True)
+    for style, name in zip(styles(len(series)), series):
+        s = frame[frame.series == name].sort_values(x)
+        for ax, col in zip(axes, ("robust", "clean")):
+            ax.errorbar(s[x], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
+    for ax, what in zip(axes, ("robust accuracy, worst case over the battery (%)", "clean accuracy (%)")):
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (mean ± sd over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def per_class_size(row) -> float:
     """Examples per class; 'all' is the training pool's size per class (from the training record)."""
     if row["n_per_class"] not in ("all", None):
@@ -53,8 +77,6 @@ def _series_label(row, main_source: str) -> str:
 
 
 def plot_data_size(agg, out: Path, protocol: str) -> Path | None:
-    import matplotlib.pyplot as plt
-
     g = agg[(agg.protocol == protocol) & agg.task.astype(str).str.endswith("tgt")].copy()
     if g.empty:
         return None
@@ -65,24 +87,9 @@ def plot_data_size(agg, out: Path, protocol: str) -> Path | None:
     series = sorted(s for s, part in g.groupby("series") if part["n"].nunique() >= 2)
     if not series:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True)
-    for style, name in zip(styles(len(series)), series):
-        s = g[g.series == name].sort_values("n")
-        for ax, col in zip(axes, ("robust", "clean")):
-            ax.errorbar(s["n"], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
-    for ax, what in zip(axes, ("Robust accuracy (worst case over the battery)", "Clean accuracy")):
-        ax.set_xscale("log")
-        ax.set_xlabel("training examples per class (log scale; rightmost = all)")
-        ax.set_ylabel(f"{what.split(' (')[0].lower()} (%)")
-        ax.set_title(what)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"Accuracy versus target data size ({protocol}; mean ± sd over seeds)")
-    fig.tight_layout()
-    path = out / f"data_size_{protocol}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _robust_and_clean(g, series, "n", "training examples per class (log scale; rightmost = all)",
+                             f"Accuracy versus target data size ({protocol})", out / f"data_size_{protocol}.png",
+                             log_x=True)
 
 
 def plot_blocks(agg, out: Path, protocol: str) -> Path | None:
@@ -146,8 +153,6 @@ def plot_eps(agg_sweeps, out: Path, protocol: str) -> Path | None:
 
 def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
     """Target robust accuracy of each transfer strategy against the source's training eps."""
-    import matplotlib.pyplot as plt
-
     g = agg[agg.protocol == protocol]
     sources = g[g.task.astype(str).str.endswith("src")].set_index("model")
     t = g[g.source.isin(sources.index) & (g.n_per_class.astype(str) == "all")].copy()
@@ -159,22 +164,8 @@ def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
     series = sorted(s for s, part in t.groupby("series") if part.source_eps.nunique() >= 3)
     if not series:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for style, name in zip(styles(len(series)), series):
-        s = t[t.series == name].sort_values("source_eps")
-        for ax, col in zip(axes, ("robust", "clean")):
-            ax.errorbar(s["source_eps"], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
-    for ax, what in zip(axes, ("target robust accuracy (%)", "target clean accuracy (%)")):
-        ax.set_xlabel("source's adversarial-training eps (0 = natural source)")
-        ax.set_ylabel(what)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"Transfer versus source strength ({protocol}; mean ± sd over seeds)")
-    fig.tight_layout()
-    path = out / f"source_eps_{protocol}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _robust_and_clean(t, series, "source_eps", "source's adversarial-training eps (0 = natural source)",
+                             f"Transfer versus source strength ({protocol})", out / f"source_eps_{protocol}.png")
 
 
 def plot_lwf_lambda(agg, out: Path, protocol: str) -> Path | None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from benchmark.errors import BenchmarkError
-from benchmark.spec import check_field, non_default, parse_dataclass, positive, to_plain, unknown_key
+from benchmark.spec import (check_field, non_default, parse_dataclass, positive, read_yaml, to_plain,
+                            unknown_key)
 
 
 def _sha(v) -> str | None:
@@ -212,14 +213,7 @@ def _check_grid(tuning: Tuning, recipe, cls, where: str) -> None:
 
 
 def load_entry_file(path: Path, origin: str = "project") -> ZooEntry:
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise BenchmarkError(f"zoo entry {path} cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path, "zoo entry")
     entry = parse_entry(data, str(path), origin)
     if entry.name != Path(path).stem:
         raise BenchmarkError(f"{path}: field 'name' is {entry.name!r} but the file is named {Path(path).stem!r}")
