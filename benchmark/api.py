@@ -107,7 +107,7 @@ def evaluate(model: nn.Module, protocol: str | Protocol = "fmnist-linf-quick", t
 
 def transfer(source: str, data: str | Path, strategy: str = "lwf", n_per_class: int | None = None, **options):
     """Make, train and evaluate a transfer from a zoo source to your folder of images
-    (see `python -m benchmark transfer --help`); returns (entry, records)."""
+    (see `python -m benchmark transfer --help`); returns (entry, records, timings in seconds)."""
     from benchmark.transfer import TransferRequest, run_transfer
 
     return run_transfer(TransferRequest(source=source, data=str(data), strategy=strategy, n_per_class=n_per_class,

@@ -110,7 +110,7 @@ def choose_protocol(task, asked: str | None):
 
 
 def run_transfer(req: TransferRequest):
-    """Write the entry, train every seed, evaluate it; returns (entry, records)."""
+    """Write the entry, train every seed, evaluate it; returns (entry, records, timings)."""
     from benchmark.data import get_task
     from benchmark.evaluation import EvalOptions, Locations, evaluate_entry
     from benchmark.strategies import STRATEGIES

@@ -185,7 +185,7 @@ def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, r
               desc=f"LwF on the source trained at eps {eps:g} (hyperparameters of {p}lwf).")
     write(f"{p}lwf_natsrc", "fmnist-tgt", "lwf", lwf, arch=arch, source=natsrc, suites=("full",),
           desc=f"LwF on the natural source (source eps 0; hyperparameters of {p}lwf).")
-    for lam in (0.001, 0.01, 0.1, 1.0):
+    for lam in (0.001, 0.01, 1.0, 10.0):  # lambda 0.1 is {p}lwf itself
         write(f"{p}lwf_lambda{lam:g}", "fmnist-tgt", "lwf", {**lwf, "lwf_lambda": lam}, arch=arch, source=src,
               suites=("full",), desc=f"LwF lambda sweep: lambda {lam:g} (other settings of {p}lwf).")
 

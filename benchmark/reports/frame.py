@@ -39,7 +39,8 @@ def records_frame(roots=None, include_sweeps: bool = False):
             "eps": r.get("eps", r["protocol"]["eps"]), "threat": r["protocol"]["threat_model"],
             "task": e.get("task"), "architecture": e.get("architecture"), "source": e.get("source") or "-",
             "strategy": e.get("strategy"), "family": labels[name], "n_per_class": e.get("n_per_class", "all"),
-            "k": recipe.get("k"), "lwf_lambda": recipe.get("lwf_lambda"), "train_eps": recipe.get("eps", e.get("eps")),
+            "k": recipe.get("k"), "lwf_lambda": recipe.get("lwf_lambda"),
+            "lwf_distance": recipe.get("lwf_distance", "l2sq" if e.get("strategy") == "lwf" else None), "train_eps": recipe.get("eps", e.get("eps")),
             "clean": r["clean_accuracy"], "robust": r["robust_accuracy"], "n_examples": r["n_examples"],
             "cost": (training.get("cost") or {}).get("fb_passes"), "train_seconds": training.get("wall_seconds"),
             "n_train": training.get("n_train"), "n_classes": n_classes,
@@ -67,7 +68,7 @@ def aggregate(df):
         robust = accuracy_estimate(list(g["robust_outcomes"]))
         first = g.iloc[0]
         row = {k: first[k] for k in ("protocol", "model", "eps", "threat", "task", "architecture", "source",
-                                     "strategy", "family", "n_per_class", "k", "lwf_lambda", "train_eps",
+                                     "strategy", "family", "n_per_class", "k", "lwf_lambda", "lwf_distance", "train_eps",
                                      "n_examples", "n_classes")}
         row.update({
             "seeds": list(g["seed"]), "n_seeds": len(g), "clean": clean.mean, "clean_sd": clean.sd, "clean_est": clean,

@@ -169,19 +169,22 @@ def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
 
 
 def plot_lwf_lambda(agg, out: Path, protocol: str) -> Path | None:
+    """LwF's accuracy against its weight, one pair of series per (architecture, source, distance) swept."""
     import matplotlib.pyplot as plt
 
     g = agg[(agg.protocol == protocol) & (agg.strategy == "lwf") & agg.lwf_lambda.notna()]
     g = g[g.n_per_class.astype(str) == "all"]
-    archs = sorted(a for a, s in g.groupby("architecture") if s.lwf_lambda.nunique() >= 3)
-    if not archs:
+    keys = ["architecture", "source", "lwf_distance"]
+    sweeps = sorted(k for k, s in g.groupby(keys) if s.lwf_lambda.nunique() >= 3)
+    if not sweeps:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    combos = [(a, w) for a in archs for w in ("robust", "clean")]
-    for style, (arch, what) in zip(styles(len(combos)), combos):
-        s = g[g.architecture == arch].groupby("lwf_lambda", as_index=False).first().sort_values("lwf_lambda")
+    combos = [(k, w) for k in sweeps for w in ("robust", "clean")]
+    for style, ((arch, source, dist), what) in zip(styles(len(combos)), combos):
+        s = g[(g.architecture == arch) & (g.source == source) & (g.lwf_distance == dist)]
+        s = s.groupby("lwf_lambda", as_index=False).first().sort_values("lwf_lambda")
         ax.errorbar(s["lwf_lambda"], 100 * s[what], yerr=100 * s[f"{what}_sd"], capsize=3,
-                    label=f"{what} [{arch}]", **style)
+                    label=f"{what} [{arch}, {dist} on {source}]", **style)
     ax.set_xscale("log")
     return _finish(fig, ax, out / f"lwf_lambda_{protocol}.png", "LwF weight lambda (log scale)", "accuracy (%)",
-                   f"LwF: accuracy versus the feature-distance weight ({protocol})", 8)
+                   f"LwF: accuracy versus the feature-distance weight ({protocol}; mean ± sd over seeds)", 8)
