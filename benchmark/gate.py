@@ -20,7 +20,8 @@ OUTCOME_KEYS = ("clean_correct", "robust")
 
 
 def same_machine(a: dict | None, b: dict | None) -> bool:
-    keys = ("platform", "cpu_capability", "dnnl_max_cpu_isa", "threads", "gpu")
+    """Whether two records come from machines of one kind (the same float kernels); unknown is not."""
+    keys = ("platform", "cpu_model", "cpu_flags", "cpu_capability", "dnnl_max_cpu_isa", "threads", "gpu")
     return bool(a and b) and all(a.get(k) == b.get(k) for k in keys)
 
 

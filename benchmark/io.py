@@ -97,13 +97,29 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def cpu_identity() -> dict:
+    """The CPU's model name and a short hash of its feature flags (Linux), so that two CPUs that
+    report the same ATen capability but dispatch other kernels are not taken for one kind."""
+    model, flags = platform.processor() or "unknown", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("unknown", "", platform.machine()):
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = " ".join(sorted(value.split()))
+    except OSError:
+        pass
+    return {"cpu_model": model, "cpu_flags": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "unknown"}
+
+
 def machine() -> dict:
-    """What decides float results on this machine: CPU kernels (ISA), threads, GPU."""
+    """What decides float results on this machine: CPU (model, features, ATen/oneDNN ISA), threads, GPU."""
     import torch
 
     info = {"platform": platform.machine(), "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "dnnl_max_cpu_isa": os.environ.get("DNNL_MAX_CPU_ISA", "native")}
+            "dnnl_max_cpu_isa": os.environ.get("DNNL_MAX_CPU_ISA", "native"), **cpu_identity()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info

@@ -54,3 +54,17 @@ def test_claim_verdicts_follow_the_interval():
     unsure = combine([-0.05, 0.0, 0.06], 0.0004)
     assert ClaimTest("x > 0", unsure, +1).verdict == "inconclusive"
     assert ClaimTest("x > 0", None, +1).verdict == "missing"
+
+
+def test_flip_tolerance_applies_unless_the_machines_are_of_one_kind():
+    from benchmark.gate import allowed_flips
+    from benchmark.io import machine
+
+    here = machine()
+    ref = {"machine": here, "protocol": {"flip_tolerance": 3}}
+    assert allowed_flips(ref, {"machine": dict(here), "protocol": {"flip_tolerance": 3}}) == 0
+    for key, other in (("cpu_flags", "0123456789ab"), ("cpu_model", "another CPU"), ("threads", 1),
+                       ("cpu_capability", "DEFAULT"), ("dnnl_max_cpu_isa", "AVX2")):
+        assert allowed_flips(ref, {"machine": {**here, key: other}, "protocol": {"flip_tolerance": 3}}) == 3, key
+    old = {k: v for k, v in here.items() if k not in ("cpu_model", "cpu_flags")}  # a record from before the fields
+    assert allowed_flips({"machine": old}, {"machine": here, "protocol": {"flip_tolerance": 3}}) == 3
