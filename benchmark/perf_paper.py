@@ -183,13 +183,17 @@ def attack_rates(arch: str, opts: PaperPerfOptions, iters: int = 20) -> dict[str
     out["pgd (ours)"] = opts.batch * iters / (time.perf_counter() - t0)
     from pyautoattack.autopgd_base import APGDAttack, APGDAttack_targeted
 
+    from benchmark.models.layout import StandardLayoutGrads
+
+    reference_model, x_ref = StandardLayoutGrads(model), x.contiguous()  # the reference code .view()s gradients
+
     for name, cls, kw in (("apgd-ce", APGDAttack, {}), ("apgd-t", APGDAttack_targeted,
                                                         {"n_target_classes": 1})):
-        atk = cls(model, n_iter=iters, norm="Linf", eps=EPS, n_restarts=1, seed=0, device=opts.device, **kw)
+        atk = cls(reference_model, n_iter=iters, norm="Linf", eps=EPS, n_restarts=1, seed=0, device=opts.device, **kw)
         with attack_mode(model):
             _sync(opts.device)
             t0 = time.perf_counter()
-            atk.perturb(x, y)
+            atk.perturb(x_ref, y)
             _sync(opts.device)
         out[name] = opts.batch * iters / (time.perf_counter() - t0)
     return out

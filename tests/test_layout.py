@@ -53,3 +53,22 @@ def test_amp_searches_in_bf16_but_successes_are_checked_in_float32(natural_model
                  for a in (False, True))
     assert amp["clean_accuracy"] == fp32["clean_accuracy"]  # clean predictions are float32
     assert abs(amp["robust_accuracy"] - fp32["robust_accuracy"]) <= 0.03
+
+
+def test_reference_autoattack_runs_on_rgb_models_in_channels_last():
+    """The reference code .view()s input gradients (APGD-T's zero-gradient check): channels-last gradients of
+    3-channel inputs must not reach it, and the outcomes must equal the standard layout's."""
+    from benchmark.attacks import build_attack
+    from benchmark.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("wrn_10_1", 4, 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)).eval()
+    x = torch.rand(6, 3, 16, 16)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    aa = build_attack({"name": "aa", "type": "autoattack", "version": "custom", "attacks": ["apgd-t"]},
+                      "Linf", 0.1)
+    runs = [run_battery(model, [aa], x, y, torch.arange(6), BatteryOptions(0.1, "Linf", channels_last=fast))
+            for fast in (True, False)]
+    assert runs[0]["per_example"]["robust"] == runs[1]["per_example"]["robust"]
+    assert runs[0]["robust_accuracy"] < 1.0  # the attack ran and broke something

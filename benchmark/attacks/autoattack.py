@@ -29,7 +29,11 @@ class AutoAttack(Attack):
         logging.getLogger("auto-attack").setLevel(logging.WARNING)
         with torch.no_grad():
             n_classes = model(x[:1]).shape[1]
-        aa = ReferenceAutoAttack(model, norm=self.norm, eps=self.eps, version=self.version,
+        from benchmark.models.layout import StandardLayoutGrads
+
+        # the reference code .view()s gradients: give it NCHW inputs and gradients (the model keeps its layout)
+        x = x.contiguous()
+        aa = ReferenceAutoAttack(StandardLayoutGrads(model), norm=self.norm, eps=self.eps, version=self.version,
                                  attacks=list(self.attacks) if self.version == "custom" and self.attacks else None,
                                  seed=self.seed, device=x.device)
         aa.verbose = False

@@ -39,3 +39,31 @@ def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
 
 def as_layout(x: torch.Tensor, active: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if active and x.dim() == 4 else x
+
+
+class _StandardLayoutGrad(torch.autograd.Function):
+    """Identity whose backward hands the gradient back in the standard (NCHW) layout."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.contiguous()
+
+
+class StandardLayoutGrads(nn.Module):
+    """The model, with input gradients in the standard layout whatever the model's own.
+
+    Code that `.view()`s input gradients, such as the reference AutoAttack, fails on the
+    channels-last gradients a channels-last model gives 3-channel inputs; the model itself
+    still runs in its fast layout.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(_StandardLayoutGrad.apply(x))
