@@ -91,6 +91,26 @@ def test_evaluation_gate_is_exact_and_names_flipped_examples(published, capsys, 
     assert "examples flipped" in captured.out and "FAIL" in captured.out and "robust:" in captured.err
 
 
+def test_evaluate_says_whether_the_committed_record_was_reproduced(published, capsys, monkeypatch):
+    zoo, cache, results, proto = published
+    path = record_file(results, "tiny-proto", "lin", 0)
+    before = path.read_bytes()
+    args = ["evaluate", "--model", "lin", "--seed", "0", "--protocol", proto, "--no-guards", "--quiet"]
+    assert main(args) == 0
+    assert "committed record reproduced: identical on all 80 examples" in capsys.readouterr().out
+    assert path.read_bytes() == before  # an exact reproduction keeps the committed file as it is
+    original = PGD.perturb
+
+    def weak(self, model, x, y, index):
+        self.steps = 1
+        return original(self, model, x, y, index)
+
+    monkeypatch.setattr(PGD, "perturb", weak)
+    assert main(args) == 0
+    assert "committed record NOT reproduced" in capsys.readouterr().out
+    assert path.read_bytes() != before  # rewritten: git shows the change
+
+
 def test_compare_outcomes_refuses_other_weights_or_protocols():
     rec = {"model": "m", "seed": 0, "n_examples": 2, "protocol": {"name": "p", "version": 1},
            "weights": {"sha256": "a" * 64}, "attacks": [{"name": "pgd"}],

@@ -53,10 +53,41 @@ def print_seed_summary(name: str, records: list[dict]) -> None:
           f"{robust.pct()}%)")
 
 
-def evaluate_all(names, seeds_asked, protocol, opts, where, entries) -> dict[str, list[dict]]:
-    """Evaluate every seed of every entry; bad input (protocol, data, seeds) is refused before any work."""
+def committed_record(entry, seed: int, protocol, opts, where):
+    """(record, path) of the committed record a fresh evaluation of published weights should
+    reproduce, or (None, None) (sweep points and another n are not the protocol's record)."""
+    from benchmark.results import read_record, record_path, results_root
+
+    if where.weights not in ("auto", "published") or entry.published(seed) is None or opts.eps is not None \
+            or opts.n is not None:
+        return None, None
+    path = record_path(results_root(entry, "published", where.results_dir), protocol.name, entry.name, seed)
+    return (read_record(path), path) if path.is_file() else (None, None)
+
+
+def reproduction_line(flips, rewritten: bool) -> str:
+    if flips.problem or flips.examples:
+        note = " (record rewritten: `git diff results/` shows the change, `git checkout results/` undoes it)" \
+            if rewritten else ""
+        return f"NOT reproduced: {flips.describe()}{note}"
+    return f"reproduced: identical on all {flips.n} examples (committed record kept)"
+
+
+def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproduction: list | None = None
+                 ) -> dict[str, list[dict]]:
+    """Evaluate every seed of every entry; bad input (protocol, data, seeds) is refused before any work.
+
+    Published weights are compared example by example with their committed record, which
+    is kept when reproduced and rewritten otherwise; the comparisons go into `reproduction`
+    when a list is given.
+    """
+    from dataclasses import replace
+
     from benchmark.data import get_task
+    from benchmark.distributed import context
     from benchmark.evaluation import evaluate_entry, load_protocol
+    from benchmark.gate import compare_outcomes
+    from benchmark.results import write_record
 
     protocol = load_protocol(protocol) if isinstance(protocol, str) else protocol
     plan = []
@@ -76,10 +107,22 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries) -> dict[str
         records = []
         for seed in seeds:
             t0 = time.perf_counter()
-            record, path = evaluate_entry(entry, seed, proto, opts, where)
-            if path is None and where.write:  # another rank under torchrun: rank 0 prints and writes
+            reference, ref_path = committed_record(entry, seed, proto, opts, where)
+            record, path = evaluate_entry(entry, seed, proto, opts,
+                                          where if reference is None else replace(where, write=False))
+            if not context().is_main:  # another rank under torchrun: rank 0 prints and writes
                 continue
+            flips = None
+            if reference is not None:
+                flips = compare_outcomes(reference, record)
+                path = ref_path
+                if (flips.problem or flips.examples) and where.write:
+                    write_record(record, ref_path)
             print_record(record, path, time.perf_counter() - t0)
+            if flips is not None:
+                print(f"  committed record {reproduction_line(flips, where.write)}")
+                if reproduction is not None:
+                    reproduction.append(flips)
             records.append(record)
         print_seed_summary(name, records)
         out[name] = records

@@ -16,8 +16,6 @@ def cmd_run(args) -> int:
     from benchmark.cli.train import ensure_sources, report
     from benchmark.distributed import setup
     from benchmark.evaluation import Locations, load_protocol
-    from benchmark.gate import compare_outcomes
-    from benchmark.results import read_record, record_path, results_root
     from benchmark.training import train_entry
     from benchmark.zoo import has_weights, load_entries, suite_entries
 
@@ -37,34 +35,17 @@ def cmd_run(args) -> int:
                 trained += 1
     t_train = time.perf_counter() - t0
     where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir)
-    # the committed records, read before the evaluation rewrites them
-    committed = {}
-    for name in names:
-        for seed in entries[name].seeds:
-            path = record_path(results_root(entries[name], "published", args.results_dir), protocol.name, name, seed)
-            if path.is_file():
-                committed[(name, seed)] = read_record(path)
-    done = evaluate_all(names, None, protocol, opts, where, entries)
-    same = differ = 0
-    lines = []
-    for name, records in done.items():
-        for rec in records:
-            ref = committed.get((name, rec["seed"]))
-            if ref is None or rec["weights"]["origin"] != "published":
-                continue
-            flips = compare_outcomes(ref, rec)
-            if flips.problem or flips.examples:
-                differ += 1
-                lines.append(flips.describe())
-            else:
-                same += 1
+    reproduction = []  # published weights against their committed records, example by example
+    done = evaluate_all(names, None, protocol, opts, where, entries, reproduction)
+    differ = [f for f in reproduction if f.problem or f.examples]
+    same = len(reproduction) - len(differ)
     n_models = sum(len(r) for r in done.values())
     print(f"\nsuite {args.suite}: {len(names)} entries, {n_models} models (entry x seed) under {protocol.name}; "
           f"trained {trained} in {t_train:.0f}s; total {time.perf_counter() - t0:.0f}s")
-    if same or differ:
-        print(f"reproduction: {same} of {same + differ} committed records reproduced example for example")
-        for line in lines:
-            print(f"  {line}")
+    if reproduction:
+        print(f"reproduction: {same} of {len(reproduction)} committed records reproduced example for example")
+        for flips in differ:
+            print(f"  {flips.describe()}")
     if args.report:
         from benchmark.reports import build_report
 
