@@ -171,3 +171,17 @@ def test_plot_styles_are_all_distinct():
         pairs = {(tuple(x["color"]), x["marker"], x["linestyle"]) for x in s}
         assert len(pairs) == n and len({tuple(x["color"]) for x in s}) == n
     assert len({x["marker"] for x in styles(14)}) == 14
+
+
+def test_source_strength_series_vary_the_source_alone():
+    """On the committed records: one point per source eps in every series (the LwF lambda sweep, all on the
+    eps-0.1 source, must not join LwF's source-strength series), and the series cover linear and LwF."""
+    from benchmark.reports.frame import aggregate, records_frame
+    from benchmark.reports.plots import source_strength_table
+
+    table, series = source_strength_table(aggregate(records_frame()), "fmnist-linf-quick")
+    assert any(s.startswith("linear") for s in series) and any(s.startswith("lwf") for s in series)
+    for name in series:
+        part = table[table.series == name]
+        assert not part.source_eps.duplicated().any(), name
+        assert {0.0, 0.05, 0.1, 0.2} <= set(part.source_eps), name

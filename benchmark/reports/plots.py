@@ -151,17 +151,26 @@ def plot_eps(agg_sweeps, out: Path, protocol: str) -> Path | None:
                    "robust accuracy, worst case (%)", f"Robust accuracy versus eps ({protocol})", 7)
 
 
-def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
-    """Target robust accuracy of each transfer strategy against the source's training eps."""
+def source_strength_table(agg, protocol: str):
+    """Transfers on sources of several strengths: rows with `source_eps` and a `series` that varies the source alone."""
     g = agg[agg.protocol == protocol]
     sources = g[g.task.astype(str).str.endswith("src")].set_index("model")
     t = g[g.source.isin(sources.index) & (g.n_per_class.astype(str) == "all")].copy()
     if t.empty:
-        return None
+        return t, []
     t["source_eps"] = [0.0 if sources.loc[s, "strategy"] == "natural" else float(sources.loc[s, "train_eps"])
                        for s in t.source]
-    t["series"] = [f"{f} [{a}]" for f, a in zip(t.strategy, t.architecture)]
-    series = sorted(s for s, part in t.groupby("series") if part.source_eps.nunique() >= 3)
+    # the family label carries the recipe's key settings (LwF's lambda, k), so a series
+    # varies the source alone and the LwF lambda sweep does not pile up at one eps
+    t["series"] = [f"{f} [{a}]" for f, a in zip(t.family, t.architecture)]
+    series = sorted(s for s, part in t.groupby("series")
+                    if part.source_eps.nunique() >= 3 and not part.source_eps.duplicated().any())
+    return t, series
+
+
+def plot_source_strength(agg, out: Path, protocol: str) -> Path | None:
+    """Target robust accuracy of each transfer strategy against the source's training eps."""
+    t, series = source_strength_table(agg, protocol)
     if not series:
         return None
     return _robust_and_clean(t, series, "source_eps", "source's adversarial-training eps (0 = natural source)",
