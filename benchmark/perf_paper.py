@@ -183,9 +183,9 @@ def attack_rates(arch: str, opts: PaperPerfOptions, iters: int = 20) -> dict[str
     out["pgd (ours)"] = opts.batch * iters / (time.perf_counter() - t0)
     from pyautoattack.autopgd_base import APGDAttack, APGDAttack_targeted
 
-    from benchmark.models.layout import StandardLayoutGrads
+    from benchmark.models.layout import for_reference_code
 
-    reference_model, x_ref = StandardLayoutGrads(model), x.contiguous()  # the reference code .view()s gradients
+    reference_model, x_ref = for_reference_code(model, x)
 
     for name, cls, kw in (("apgd-ce", APGDAttack, {}), ("apgd-t", APGDAttack_targeted,
                                                         {"n_target_classes": 1})):

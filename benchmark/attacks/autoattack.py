@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 
 from benchmark.attacks.base import Attack, register_attack
+from benchmark.models.layout import for_reference_code
 from benchmark.spec import check_field, positive
 
 @register_attack("autoattack")
@@ -29,11 +30,8 @@ class AutoAttack(Attack):
         logging.getLogger("auto-attack").setLevel(logging.WARNING)
         with torch.no_grad():
             n_classes = model(x[:1]).shape[1]
-        from benchmark.models.layout import StandardLayoutGrads
-
-        # the reference code .view()s gradients: give it NCHW inputs and gradients (the model keeps its layout)
-        x = x.contiguous()
-        aa = ReferenceAutoAttack(StandardLayoutGrads(model), norm=self.norm, eps=self.eps, version=self.version,
+        reference_model, x = for_reference_code(model, x)
+        aa = ReferenceAutoAttack(reference_model, norm=self.norm, eps=self.eps, version=self.version,
                                  attacks=list(self.attacks) if self.version == "custom" and self.attacks else None,
                                  seed=self.seed, device=x.device)
         aa.verbose = False

@@ -67,3 +67,9 @@ class StandardLayoutGrads(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(_StandardLayoutGrad.apply(x))
+
+
+def for_reference_code(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """The model and inputs as code that `.view()`s input gradients (the reference AutoAttack)
+    needs them: NCHW inputs and gradients, while the model keeps its own layout."""
+    return StandardLayoutGrads(model), x.contiguous()
