@@ -24,7 +24,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_write_json, provenance
 from benchmark.paths import cache_dir
 from benchmark.training.runner import TrainOptions, train_entry
-from benchmark.zoo.entry import Tuning, ZooEntry, write_entry_file
+from benchmark.zoo.entry import Tuning, ZooEntry, update_entry_file
 
 VALIDATION_ATTACKS = ({"name": "pgd-ce", "loss": "ce"}, {"name": "pgd-cw", "loss": "cw"})
 VALIDATION_STEPS = 20
@@ -108,9 +108,8 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
     if write:
         root = results_root(entry, "published", results_dir)
         atomic_write_json(tuning_record_file(root, entry.name), record)
-        tuned = entry.with_recipe(base.with_values(**selected))
-        tuned = replace(tuned, tuning=replace(entry.tuning, selected=selected))
-        write_entry_file(tuned)
+        update_entry_file(entry, lambda current: replace(
+            current.with_recipe(base.with_values(**selected)), tuning=replace(current.tuning, selected=selected)))
     return record
 
 

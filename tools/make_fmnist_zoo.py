@@ -8,13 +8,19 @@ and the entry must be tuned / trained / published again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from benchmark.io import atomic_write_text, file_lock
+from benchmark.zoo.entry import entry_lock_file
+
 ZOO = Path(__file__).resolve().parent.parent / "model_zoo"
 REF = "Shafahi et al., Adversarially Robust Transfer Learning, ICLR 2020"
-SEEDS = [0, 1, 2]
+SEEDS = list(range(5))           # every entry: 5 seeds, fixed in advance
+CLAIM_SEEDS = list(range(10))    # entries a claim test of the default family uses on the first pair (and their sources)
+CLAIMS = Path(__file__).resolve().parent.parent / "benchmark" / "reports" / "claims.yaml"
 LOW_SIZES = [10, 25, 50, 100, 250]
 TUNED_SIZES = {10, 100}          # low-data sizes with their own tuning; the others inherit the nearest
 STEPS = 400                      # low-data recipes: about this many minibatches of 64, whatever n
@@ -22,8 +28,38 @@ BATCH = 64
 EPS = 0.1
 
 
+def claim_entries() -> set[str]:
+    """The default family's claim roles on the first task pair (benchmark/reports/claims.yaml), and their sources."""
+    config = yaml.safe_load(CLAIMS.read_text())
+    family = next(f for f in config["families"] if f.get("default"))
+    names: set[str] = set()
+
+    def collect(v):
+        if isinstance(v, str):
+            names.add(v)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+
+    collect(family["roles"])
+    return names | {n.replace("src_robust", "src_natural") for n in names if "src_robust" in n}
+
+
+CLAIM_NAMES = claim_entries()
+
+
+INHERITS: dict[str, str] = {}    # entry -> the tuned entry whose selection its recipe takes (written by main())
+
+
 def write(name, task, strategy, recipe, *, arch, source=None, n=None, head=None, suites=(), desc="",
-          grid=None, seeds=SEEDS):
+          grid=None, seeds=None, inherits=None):
+    if inherits:
+        INHERITS[name] = inherits
+    if seeds is None:
+        seeds = CLAIM_SEEDS if name in CLAIM_NAMES else SEEDS
     d = {"name": name, "task": task, "architecture": arch, "threat_model": "Linf", "eps": EPS,
          "protocol": "fmnist-linf", "strategy": strategy}
     if source:
@@ -34,10 +70,11 @@ def write(name, task, strategy, recipe, *, arch, source=None, n=None, head=None,
         d["tuning"] = {"grid": grid, "criterion": "robust"}
     d.update({"reference": REF, "description": desc, "suites": list(suites)})
     path = ZOO / f"{name}.yaml"
-    old = yaml.safe_load(path.read_text()) if path.is_file() else None
-    if old:
-        d = keep_results(d, old)
-    path.write_text(yaml.safe_dump(d, sort_keys=False, width=110))
+    with file_lock(entry_lock_file(path)):  # publish and tune may be writing entries side by side
+        old = yaml.safe_load(path.read_text()) if path.is_file() else None
+        if old:
+            d = keep_results(d, old)
+        atomic_write_text(path, yaml.safe_dump(d, sort_keys=False, width=110))
 
 
 def keep_results(new: dict, old: dict) -> dict:
@@ -92,34 +129,53 @@ def lwf_grid(recipe):
     return {"lr": [round(lr / 2, 6), round(2 * lr, 6)], "lwf_lambda": [0.01, 0.1]}
 
 
+@dataclass(frozen=True)
+class Pair:
+    """A source task and a target task of the embedded data (Fashion-MNIST class splits)."""
+
+    source: str
+    target: str
+    source_classes: str
+    target_classes: str
+
+
+FORWARD = Pair("fmnist-src", "fmnist-tgt", "classes 0-4", "classes 5-9")
+REVERSE = Pair("fmnist-tgt", "fmnist-src", "classes 5-9", "classes 0-4")
+
+
 def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, retrain: dict, adv: dict,
-           ks: list[int], main_suites: tuple, extras: bool):
-    """One architecture family's entries."""
+           ks: list[int], main_suites: tuple, extras: bool, pair: Pair = FORWARD):
+    """One architecture family's entries on one task pair: the claims' entries and the data-size sweep;
+    `extras` adds the forward pair's other axes (source strength, LwF weight, MLP head, fast/free AT)."""
     p = prefix
     src, natsrc = f"{p}src_robust", f"{p}src_natural"
     both = main_suites
-    write(natsrc, "fmnist-src", "natural", nat, arch=arch, suites=both + ("ci",) * (p == "fmnist_"),
-          desc="Naturally trained source on Fashion-MNIST classes 0-4.")
-    write(src, "fmnist-src", "free_at", rob, arch=arch, suites=both + ("ci",) * (p == "fmnist_"),
-          desc="Robust source: free adversarial training (m=4, Linf 0.1) on classes 0-4, as the paper's sources.")
+    ci = ("ci",) * (p == "fmnist_")
+    rest = tuple(s for s in both if s != "quick") or ("full",)  # suites of the entries off the main job
+    on = f" (source {pair.source_classes}, target {pair.target_classes})" if pair != FORWARD else ""
+    write(natsrc, pair.source, "natural", nat, arch=arch, suites=both + ci,
+          desc=f"Naturally trained source on Fashion-MNIST {pair.source_classes}.")
+    write(src, pair.source, "free_at", rob, arch=arch, suites=both + ci,
+          desc=f"Robust source: free adversarial training (m=4, Linf 0.1) on {pair.source_classes}, as the paper's "
+               "sources.")
+    tgt = pair.target
     lwf = {**ft, "lwf_lambda": 0.1, "lwf_distance": "l1", "warm_start_epochs": ft["epochs"] // 2}
-    write(f"{p}linear", "fmnist-tgt", "linear", head, arch=arch, source=src, grid=lr_epochs_grid(head),
-          suites=both + ("ci",) * (p == "fmnist_"), desc="Linear head on the frozen robust source, natural training.")
-    write(f"{p}linear_natsrc", "fmnist-tgt", "linear", head, arch=arch, source=natsrc, grid=lr_epochs_grid(head),
-          suites=both, desc="Control: linear head on the frozen naturally trained source.")
+    write(f"{p}linear", tgt, "linear", head, arch=arch, source=src, grid=lr_epochs_grid(head),
+          suites=both + ci, desc="Linear head on the frozen robust source, natural training." + on)
+    write(f"{p}linear_natsrc", tgt, "linear", head, arch=arch, source=natsrc, grid=lr_epochs_grid(head),
+          suites=both, desc="Control: linear head on the frozen naturally trained source." + on)
     for k in ks:
-        write(f"{p}retrain{k}", "fmnist-tgt", "retrain_last_k", {**retrain, "k": k}, arch=arch, source=src,
+        write(f"{p}retrain{k}", tgt, "retrain_last_k", {**retrain, "k": k}, arch=arch, source=src,
               grid=lr_epochs_grid(retrain), suites=both,
-              desc=f"Re-initialize the last {k} blocks and retrain them (and the head) naturally.")
-    write(f"{p}finetune", "fmnist-tgt", "finetune", ft, arch=arch, source=src, grid=lr_epochs_grid(ft), suites=both,
-          desc="End-to-end natural fine-tuning of the robust source.")
-    write(f"{p}lwf", "fmnist-tgt", "lwf", lwf, arch=arch, source=src, grid=lwf_grid(lwf), suites=both,
+              desc=f"Re-initialize the last {k} blocks and retrain them (and the head) naturally." + on)
+    write(f"{p}finetune", tgt, "finetune", ft, arch=arch, source=src, grid=lr_epochs_grid(ft), suites=both,
+          desc="End-to-end natural fine-tuning of the robust source." + on)
+    write(f"{p}lwf", tgt, "lwf", lwf, arch=arch, source=src, grid=lwf_grid(lwf), suites=both,
           desc="LwF as in the authors' code: L1 feature distance, head warm start for half the epochs, then "
-               "end-to-end natural fine-tuning.")
-    sizes = LOW_SIZES if extras else [10, 100]
-    for n in sizes:
+               "end-to-end natural fine-tuning." + on)
+    for n in LOW_SIZES:
         quick = n in (10, 100)
-        suites = (both if quick else ("full",))
+        suites = both if quick else rest
         tuned = n in TUNED_SIZES
         nearest = min(TUNED_SIZES, key=lambda t: abs(t - n))
         inherit_note = "" if tuned else f" Hyperparameters: those selected at n={nearest} (not tuned at this size)."
@@ -127,36 +183,36 @@ def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, r
         tuned_at = steps_recipe(nearest, head)["epochs"]
         if not tuned:
             lin = inherit(lin, f"{p}linear_n{nearest}", tuned_at)
-        write(f"{p}linear_n{n}", "fmnist-tgt", "linear", lin, arch=arch, source=src, n=n,
+        write(f"{p}linear_n{n}", tgt, "linear", lin, arch=arch, source=src, n=n,
               grid=lr_epochs_grid(lin) if tuned else None, suites=suites,
-              desc=f"Linear head on the frozen robust source, {n} examples per class." + inherit_note)
+              inherits=None if tuned else f"{p}linear_n{nearest}",
+              desc=f"Linear head on the frozen robust source, {n} examples per class." + inherit_note + on)
         lw = {**steps_recipe(n, ft), "lwf_lambda": 0.1, "lwf_distance": "l1"}
         lw["warm_start_epochs"] = lw["epochs"] // 2
         if not tuned:
             lw = inherit(lw, f"{p}lwf_n{nearest}", lw["epochs"])
-        if n == 100 or extras:
-            write(f"{p}lwf_n{n}", "fmnist-tgt", "lwf", lw, arch=arch, source=src, n=n,
-                  grid=lwf_grid(lw) if tuned else None,
-                  suites=suites + ("ci",) * (p == "fmnist_") if n == 100 else ("full",),
-                  desc=f"LwF (authors' code settings), {n} examples per class." + inherit_note)
+        write(f"{p}lwf_n{n}", tgt, "lwf", lw, arch=arch, source=src, n=n, grid=lwf_grid(lw) if tuned else None,
+              suites=suites + ci * (n == 100), inherits=None if tuned else f"{p}lwf_n{nearest}",
+              desc=f"LwF (authors' code settings), {n} examples per class." + inherit_note + on)
         adv_n = steps_recipe(n, adv)
         if not tuned:
             adv_n = inherit(adv_n, f"{p}adv_scratch_n{nearest}", steps_recipe(nearest, adv)["epochs"])
-        write(f"{p}adv_scratch_n{n}", "fmnist-tgt", "pgd_at", adv_n, arch=arch, n=n,
+        write(f"{p}adv_scratch_n{n}", tgt, "pgd_at", adv_n, arch=arch, n=n,
               grid=lr_epochs_grid(adv_n) if tuned else None, suites=suites,
-              desc=f"Baseline: PGD-7 adversarial training from scratch, {n} examples per class." + inherit_note)
-        if extras:
-            ftn = steps_recipe(n, ft)
-            if not tuned:
-                ftn = inherit(ftn, f"{p}finetune_n{nearest}", steps_recipe(nearest, ft)["epochs"])
-            write(f"{p}finetune_n{n}", "fmnist-tgt", "finetune", ftn, arch=arch, source=src, n=n,
-                  grid=lr_epochs_grid(ftn) if tuned else None, suites=("full",),
-                  desc=f"Natural fine-tuning of the robust source, {n} examples per class." + inherit_note)
-            if n in (10, 100):
-                afn = steps_recipe(n, {**adv, "lr": ft["lr"]})
-                write(f"{p}adv_finetune_n{n}", "fmnist-tgt", "pgd_at", afn, arch=arch, source=src, n=n,
-                      grid=lr_epochs_grid(afn), suites=("full",),
-                      desc=f"Baseline: PGD-7 adversarial fine-tuning of the robust source, {n} examples per class.")
+              inherits=None if tuned else f"{p}adv_scratch_n{nearest}",
+              desc=f"Baseline: PGD-7 adversarial training from scratch, {n} examples per class." + inherit_note + on)
+        ftn = steps_recipe(n, ft)
+        if not tuned:
+            ftn = inherit(ftn, f"{p}finetune_n{nearest}", steps_recipe(nearest, ft)["epochs"])
+        write(f"{p}finetune_n{n}", tgt, "finetune", ftn, arch=arch, source=src, n=n,
+              grid=lr_epochs_grid(ftn) if tuned else None, suites=rest,
+              inherits=None if tuned else f"{p}finetune_n{nearest}",
+              desc=f"Natural fine-tuning of the robust source, {n} examples per class." + inherit_note + on)
+        if n in (10, 100):
+            afn = steps_recipe(n, {**adv, "lr": ft["lr"]})
+            write(f"{p}adv_finetune_n{n}", tgt, "pgd_at", afn, arch=arch, source=src, n=n,
+                  grid=lr_epochs_grid(afn), suites=rest,
+                  desc=f"Baseline: PGD-7 adversarial fine-tuning of the robust source, {n} examples per class." + on)
     if not extras:
         return
     # fast and free AT from scratch at n=100, with the same number of minibatch passes as the other baselines
@@ -203,6 +259,13 @@ def main():
            retrain={"epochs": 6, "batch_size": 128, "lr": 0.02},
            adv={"epochs": 6, "batch_size": 128, "lr": 0.02, "eps": EPS, "attack_steps": 7},
            ks=[1, 2], main_suites=("cnn", "full"), extras=False)
+    # the second task pair (source classes 5-9, target classes 0-4) on the default architecture, same recipes
+    # and budgets; its own tuning selections
+    family("fmnist_rev_", "wrn_10_1", nat=wrn_nat, rob={**wrn_nat, "epochs": 16, "replays": 4, "eps": EPS},
+           head={"epochs": 20, "batch_size": 128, "lr": 0.05}, ft={"epochs": 6, "batch_size": 128, "lr": 0.01},
+           retrain={"epochs": 6, "batch_size": 128, "lr": 0.05},
+           adv={"epochs": 6, "batch_size": 128, "lr": 0.05, "eps": EPS, "attack_steps": 7},
+           ks=[1, 2, 3], main_suites=("rev", "full"), extras=False, pair=REVERSE)
 
 
 if __name__ == "__main__":

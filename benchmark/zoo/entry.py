@@ -227,3 +227,24 @@ def write_entry_file(entry: ZooEntry, path: Path | None = None) -> Path:
 
     path = Path(path or entry.path)
     return atomic_write_text(path, yaml.safe_dump(entry.file_dict(), sort_keys=False, width=110))
+
+
+def entry_lock_file(path: Path | str) -> Path:
+    """The lock every writer of the zoo folder's entry files takes (publish, tune, the zoo generator)."""
+    return Path(path).parent / ".zoo.lock"
+
+
+def update_entry_file(entry: ZooEntry, change) -> ZooEntry:
+    """Apply `change` to the entry as its file holds it now, and write it back, under the zoo's lock.
+
+    Processes that publish seeds of the same entry side by side each add their own pin
+    instead of writing back the copy they read before the other one's.
+    """
+    from benchmark.io import file_lock
+
+    path = Path(entry.path)
+    with file_lock(entry_lock_file(path)):
+        current = load_entry_file(path, entry.origin) if path.is_file() else entry
+        updated = change(current)
+        write_entry_file(updated, path)
+    return updated

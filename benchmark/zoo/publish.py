@@ -12,7 +12,7 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_write, atomic_write_json, sha256_file
 from benchmark.zoo.catalog import get_entry
-from benchmark.zoo.entry import WeightsRef, ZooEntry, write_entry_file
+from benchmark.zoo.entry import WeightsRef, ZooEntry, update_entry_file
 from benchmark.zoo.weights import load_model_and_weights, read_state, resolve, training_record_path
 
 
@@ -61,9 +61,10 @@ def publish_seed(entry: ZooEntry, seed: int, cache=None, entries=None, folder: s
 
 def publish(entry: ZooEntry, seeds: list[int], cache=None, entries=None) -> ZooEntry:
     """Publish the given seeds of a trained entry and write their pins into the entry's file."""
-    refs = {w.seed: w for w in entry.weights}
-    for seed in seeds:
-        refs[seed] = publish_seed(entry, seed, cache, entries)
-    updated = replace(entry, weights=[refs[s] for s in sorted(refs)])
-    write_entry_file(updated)
-    return updated
+    new = {seed: publish_seed(entry, seed, cache, entries) for seed in seeds}
+
+    def pin(current: ZooEntry) -> ZooEntry:
+        refs = {**{w.seed: w for w in current.weights}, **new}
+        return replace(current, weights=[refs[s] for s in sorted(refs)])
+
+    return update_entry_file(entry, pin)

@@ -1,0 +1,205 @@
+"""Make every missing piece of the embedded zoo: tune, train and publish, then evaluate, side by side.
+
+    python tools/zoo_jobs.py plan                      # what is missing
+    python tools/zoo_jobs.py run --lanes 2             # do it: one process per lane, one thread each
+    python tools/zoo_jobs.py run --lanes 2 --evaluate fmnist-linf-quick --suite full
+
+Each job is one CLI command (`tune`, `train --publish`, `evaluate`) in its own process with
+one thread, so jobs on two cores run side by side without sharing a core. The state is read
+back from the zoo entries and the records on disk before each job starts, so the runner can
+be stopped and started again at any time: nothing finished is redone, and an unfinished
+training resumes from its last epoch checkpoint. After each tuning the zoo generator runs
+again, so that entries which inherit a selection (data sizes that are not tuned) get it
+before they train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = Path(os.environ.get("RTB_JOB_LOGS", "/tmp/rtb-zoo-jobs"))
+
+
+def generator():
+    spec = importlib.util.spec_from_file_location("make_fmnist_zoo", ROOT / "tools" / "make_fmnist_zoo.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str          # tune, train, evaluate
+    name: str
+    seed: int | None
+    priority: tuple
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}" + ("" if self.seed is None else f":{self.seed}")
+
+    def command(self, protocol: str | None) -> list[str]:
+        base = [sys.executable, "-m", "benchmark"]
+        if self.kind == "tune":
+            return base + ["tune", "--model", self.name, "--quiet"]
+        if self.kind == "train":
+            return base + ["train", "--model", self.name, "--seed", str(self.seed), "--publish", "--quiet"]
+        return base + ["evaluate", "--model", self.name, "--seed", str(self.seed), "--protocol", protocol,
+                       "--weights", "published", "--quiet"]
+
+
+def record_exists(protocol: str, name: str, seed: int, sha256: str) -> bool:
+    path = ROOT / "results" / protocol / name / f"seed{seed}.json"
+    if not path.is_file():
+        return False
+    rec = json.loads(path.read_text())
+    return rec.get("weights", {}).get("sha256") == sha256 and rec.get("protocol", {}).get("version") == \
+        protocol_version(protocol)
+
+
+def protocol_version(protocol: str) -> int:
+    from benchmark.evaluation import load_protocol
+
+    return load_protocol(protocol).version
+
+
+def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str]) -> list:
+    """Jobs whose inputs are all there, best first."""
+    jobs = []
+    chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
+              (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_")]
+    for e in chosen:
+        src = entries.get(e.source) if e.source else None
+        untuned = e.tuning is not None and e.tuning.selected is None
+        waiting = e.name in inherits and entries[inherits[e.name]].tuning.selected is None
+        depth = 0 if src is None else 1
+        if untuned:
+            if src is None or src.published(e.seeds[0]):
+                jobs.append(Job("tune", e.name, None, (1, depth, e.name)))
+            continue
+        if waiting:
+            continue
+        for s in e.seeds:
+            w = e.published(s)
+            if w is None:
+                if src is None or src.published(s):
+                    # seed 0 of sources first (tunings wait for them), then by seed so claims fill evenly
+                    jobs.append(Job("train", e.name, s, (0 if s == 0 and src is None else 2, s, depth, e.name)))
+            elif protocol and not record_exists(protocol, e.name, s, w.sha256):
+                jobs.append(Job("evaluate", e.name, s, (3, s, e.name)))
+    return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
+
+
+def busy_entry(job: Job, running: set[str]) -> bool:
+    """An entry being tuned is not trained meanwhile (its recipe is about to change)."""
+    return f"tune:{job.name}" in running
+
+
+def run(args) -> int:
+    from benchmark.zoo import load_entries
+
+    LOGS.mkdir(parents=True, exist_ok=True)
+    gen = generator()
+    gen.main()
+    suites = set(args.suite) if args.suite else None
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    procs: dict[str, tuple[subprocess.Popen, Job, float]] = {}
+    failed: set[str] = set()
+    done = 0
+    t_start = time.time()
+    while True:
+        for key, (proc, job, t0) in list(procs.items()):
+            if proc.poll() is None:
+                continue
+            del procs[key]
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, log {LOGS / key})"
+            print(f"[{time.strftime('%H:%M:%S')}] {key} {status} in {time.time() - t0:.0f}s", flush=True)
+            if proc.returncode != 0:
+                failed.add(key)
+            done += 1
+            if job.kind == "tune" and proc.returncode == 0:
+                gen.INHERITS.clear()
+                gen.main()  # entries that inherit this selection get it now
+        if args.max_jobs and done >= args.max_jobs and not procs:
+            break
+        if Path(args.stop_file).exists():
+            if not procs:
+                print("stop file found; stopping")
+                break
+            time.sleep(2)
+            continue
+        entries = load_entries()
+        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs)) if j.key not in failed]
+        while jobs and len(procs) < args.lanes and not (args.max_jobs and done + len(procs) >= args.max_jobs):
+            job = jobs.pop(0)
+            if any(j.kind == "tune" and j.name == job.name for _, j, _ in procs.values()):
+                continue
+            log = open(LOGS / job.key.replace(":", "_"), "w")
+            proc = subprocess.Popen(job.command(args.evaluate), cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
+            procs[job.key] = (proc, job, time.time())
+            print(f"[{time.strftime('%H:%M:%S')}] start {job.key}", flush=True)
+            jobs = [j for j in jobs if not (job.kind == "tune" and j.name == job.name)]
+        if not procs:
+            break
+        time.sleep(2)
+    print(f"finished {done} jobs in {time.time() - t_start:.0f}s; failed: {sorted(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+def plan(args) -> int:
+    from benchmark.zoo import load_entries
+
+    gen = generator()
+    gen.main()
+    entries = load_entries()
+    suites = set(args.suite) if args.suite else None
+    missing_tune, missing_train, blocked = [], 0, []
+    for e in entries.values():
+        if e.origin != "project" or e.strategy == "external" or not e.name.startswith("fmnist_"):
+            continue
+        if suites and not suites & set(e.suites):
+            continue
+        if e.tuning is not None and e.tuning.selected is None:
+            missing_tune.append(e.name)
+        if e.name in gen.INHERITS and entries[gen.INHERITS[e.name]].tuning.selected is None:
+            blocked.append(e.name)
+        missing_train += sum(1 for s in e.seeds if e.published(s) is None)
+    print(f"to tune: {len(missing_tune)} {missing_tune}")
+    print(f"waiting for a selection to inherit: {len(blocked)}")
+    print(f"(entry, seed) without published weights: {missing_train}")
+    if args.evaluate:
+        ready = pending(entries, gen.INHERITS, suites, args.evaluate, set())
+        print(f"records missing under {args.evaluate} (published weights): {sum(j.kind == 'evaluate' for j in ready)}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("plan", "run"):
+        p = sub.add_parser(name)
+        p.add_argument("--suite", nargs="+", default=None, help="only entries of these suites (default: all)")
+        p.add_argument("--evaluate", default=None, metavar="PROTOCOL",
+                       help="also evaluate every published seed without a record under this protocol")
+        if name == "run":
+            p.add_argument("--lanes", type=int, default=os.cpu_count() or 1)
+            p.add_argument("--max-jobs", type=int, default=0)
+            p.add_argument("--stop-file", default=str(LOGS / "STOP"),
+                           help="create this file to stop after the running jobs")
+    args = ap.parse_args()
+    return plan(args) if args.cmd == "plan" else run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
