@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmark.attacks.apgd import APGD
 from benchmark.attacks.autoattack import AutoAttack
 from benchmark.attacks.base import (ATTACKS, Attack, attack_mode, perturbation_norm, register_attack,
                                     within_eps)
@@ -25,5 +26,5 @@ def build_attack(spec: dict, norm: str, eps: float, seed: int = 0, where: str = 
     return cls(name, norm, eps, seed, **params)
 
 
-__all__ = ["ATTACKS", "Attack", "AutoAttack", "CarliniWagnerL2", "DeepFool", "PGD", "attack_mode", "build_attack",
+__all__ = ["APGD", "ATTACKS", "Attack", "AutoAttack", "CarliniWagnerL2", "DeepFool", "PGD", "attack_mode", "build_attack",
            "perturbation_norm", "register_attack", "within_eps"]
