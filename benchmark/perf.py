@@ -168,3 +168,89 @@ def training_costs(names: list[str], protocol: str, device: str, data_dir=None, 
                          "wall_s": t["wall_seconds"], "clean": committed["clean_accuracy"],
                          "robust": committed["robust_accuracy"], "record": "committed, same sha256" if same else "fresh"})
     return rows
+
+
+def _broken(result, names: list[str]) -> set[int]:
+    pe = result["per_example"] if isinstance(result, dict) else result.per_example
+    return {i for n in names for i, v in zip(pe["index"], pe[n]) if v == 1}
+
+
+def _robust_set(result) -> set[int]:
+    pe = result["per_example"] if isinstance(result, dict) else result.per_example
+    return {i for i, v in zip(pe["index"], pe["robust"]) if v == 1}
+
+
+def todays_evaluation(model, x, y, index, device: str):
+    """The quick protocol's evaluation as it was before v3: the reference AutoAttack and the guards'
+    second PGD-10 run at 1x eps (the yardstick of `perf --eval-paths`)."""
+    from benchmark.evaluation import EvalOptions, evaluate_model, load_protocol
+    from benchmark.evaluation.guards import GuardOptions, run_guards
+    from benchmark.models.layout import as_layout, channels_last
+
+    ref = load_protocol("fmnist-linf-quick-reference")
+    result = evaluate_model(model, ref, x, y, index, EvalOptions(device=device, guards=False))
+    robust = torch.tensor(result.per_example["robust"])
+    with channels_last(model) as nhwc:
+        result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
+                                   GuardOptions(ref.threat_model, ref.eps, ref.seed, device, reuse_short=False))
+    return result
+
+
+def compare_eval_paths(models: list[tuple[str, int]], device: str, data_dir=None, cache=None,
+                       amp: bool = True) -> list[dict]:
+    """Today's quick-protocol evaluation (reference AutoAttack) against the new one (our APGD) and
+    the opt-in bf16 search, one published model at a time: seconds (battery and guards) and which
+    examples each path breaks."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import EvalOptions, evaluate_model, evaluation_data, load_protocol
+    from benchmark.zoo import get_entry, load_model
+
+    new = load_protocol("fmnist-linf-quick")
+    rows = []
+    for name, seed in models:
+        entry = get_entry(name)
+        model = load_model(entry, seed, "published", device, cache)
+        x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+        old, t_old = _timed(lambda: todays_evaluation(model, x, y, index, device), device)
+        ours, t_new = _timed(lambda: evaluate_model(model, new, x, y, index, EvalOptions(device=device)), device)
+        row = {"model": name, "seed": seed, "old_s": t_old, "new_s": t_new, "old_robust": old.robust_accuracy,
+               "new_robust": ours.robust_accuracy, "aa_broken": len(_broken(old, ["autoattack"])),
+               "apgd_broken": len(_broken(ours, ["apgd-ce", "apgd-t"])),
+               "only_old": sorted(_robust_set(ours) - _robust_set(old)),
+               "only_new": sorted(_robust_set(old) - _robust_set(ours)),
+               "same_flags": old.guards["flags"] == ours.guards["flags"], "flags": ours.guards["flags"],
+               "guards_old_s": old.guards["seconds"], "guards_new_s": ours.guards["seconds"]}
+        if amp:
+            low, t_amp = _timed(lambda: evaluate_model(model, new, x, y, index, EvalOptions(device=device, amp=True)),
+                                device)
+            row.update(amp_s=t_amp, amp_robust=low.robust_accuracy,
+                       amp_only_old=sorted(_robust_set(low) - _robust_set(old)),
+                       amp_only_new=sorted(_robust_set(old) - _robust_set(low)),
+                       amp_same_flags=old.guards["flags"] == low.guards["flags"])
+        rows.append(row)
+    return rows
+
+
+def compare_main_job(models: list[tuple[str, int]], device: str, data_dir=None, cache=None) -> dict:
+    """The main job's evaluations both ways, from one run: today's path (one model after the other,
+    every thread) and the new one (our APGD, models side by side, one thread each)."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import EvalOptions, Locations, evaluation_data, load_protocol
+    from benchmark.evaluation.pool import Job, default_jobs, evaluate_jobs
+    from benchmark.zoo import get_entry, load_model
+
+    new = load_protocol("fmnist-linf-quick")
+
+    def today():
+        for name, seed in models:
+            entry = get_entry(name)
+            model = load_model(entry, seed, "published", device, cache)
+            x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+            todays_evaluation(model, x, y, index, device)
+
+    jobs = [Job(name, seed, new) for name, seed in models]
+    n_jobs = default_jobs(len(jobs), device)
+    where = Locations("published", cache, data_dir, write=False)
+    _, t_old = _timed(today, device)
+    _, t_new = _timed(lambda: list(evaluate_jobs(jobs, EvalOptions(device=device), where, n_jobs)), device)
+    return {"models": len(models), "old_s": t_old, "new_s": t_new, "jobs": n_jobs}

@@ -78,6 +78,7 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
     jobs = []
     chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
               (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_")]
+    sources = {e.source for e in entries.values() if e.source}
     for e in chosen:
         src = entries.get(e.source) if e.source else None
         untuned = e.tuning is not None and e.tuning.selected is None
@@ -94,10 +95,22 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
             if w is None:
                 if src is None or src.published(s):
                     # seed 0 of sources first (tunings wait for them), then by seed so claims fill evenly
-                    jobs.append(Job("train", e.name, s, (0 if s == 0 and src is None else 2, s, depth, e.name)))
+                    jobs.append(Job("train", e.name, s, (0 if s == 0 and e.name in sources else 2, s, depth, e.name)))
             elif protocol and not record_exists(protocol, e.name, s, w.sha256):
-                jobs.append(Job("evaluate", e.name, s, (3, s, e.name)))
+                jobs.append(Job("evaluate", e.name, s, (2, s, 2, e.name)))  # a seed's records as its weights land
     return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
+
+
+def claimed() -> set[str]:
+    """Jobs another runner started and whose process still lives (runners may run side by side)."""
+    out = set()
+    for f in (LOGS / "claims").glob("*"):
+        try:
+            os.kill(int(f.read_text()), 0)
+            out.add(f.name.replace("@", ":"))
+        except (ValueError, ProcessLookupError, PermissionError):
+            f.unlink(missing_ok=True)
+    return out
 
 
 def busy_entry(job: Job, running: set[str]) -> bool:
@@ -108,7 +121,7 @@ def busy_entry(job: Job, running: set[str]) -> bool:
 def run(args) -> int:
     from benchmark.zoo import load_entries
 
-    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / "claims").mkdir(parents=True, exist_ok=True)
     gen = generator()
     gen.main()
     suites = set(args.suite) if args.suite else None
@@ -122,6 +135,7 @@ def run(args) -> int:
             if proc.poll() is None:
                 continue
             del procs[key]
+            (LOGS / "claims" / key.replace(":", "@")).unlink(missing_ok=True)
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, log {LOGS / key})"
             print(f"[{time.strftime('%H:%M:%S')}] {key} {status} in {time.time() - t0:.0f}s", flush=True)
             if proc.returncode != 0:
@@ -139,7 +153,9 @@ def run(args) -> int:
             time.sleep(2)
             continue
         entries = load_entries()
-        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs)) if j.key not in failed]
+        others = claimed() - set(procs)
+        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others)
+                if j.key not in failed]
         while jobs and len(procs) < args.lanes and not (args.max_jobs and done + len(procs) >= args.max_jobs):
             job = jobs.pop(0)
             if any(j.kind == "tune" and j.name == job.name for _, j, _ in procs.values()):
@@ -148,6 +164,7 @@ def run(args) -> int:
             proc = subprocess.Popen(job.command(args.evaluate), cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT)
             procs[job.key] = (proc, job, time.time())
+            (LOGS / "claims" / job.key.replace(":", "@")).write_text(str(proc.pid))
             print(f"[{time.strftime('%H:%M:%S')}] start {job.key}", flush=True)
             jobs = [j for j in jobs if not (job.kind == "tune" and j.name == job.name)]
         if not procs:

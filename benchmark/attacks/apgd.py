@@ -21,6 +21,7 @@ steps per restart and per target class.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,6 +60,7 @@ class _Search(nn.Module):
         super().__init__()
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self.model = model if self.dtype == torch.float32 else copy.deepcopy(model).to(self.dtype)
+        self.train(model.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x.to(self.dtype)).float()
@@ -73,6 +75,12 @@ class APGD(Attack):
         restarts: int = field(default=1, metadata=check_field(positive))
         targets: int = field(default=9, metadata=check_field(positive))  # dlr-targeted: at most classes - 1
         precision: Literal["float32", "bf16"] = "float32"
+
+    has_low_precision = True
+
+    def low_precision(self) -> "APGD":
+        return APGD(self.name, self.norm, self.eps, self.seed, **{**dataclasses.asdict(self.params),
+                                                                  "precision": "bf16"})
 
     def _schedule(self) -> tuple[int, int, int]:
         """The reference's checkpoints: first after 22% of the steps, then 3% sooner each time, at least 6%."""

@@ -88,6 +88,11 @@ class Attack:
     def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    has_low_precision = False  # whether `low_precision()` gives a bf16-search variant that judges in float32
+
+    def low_precision(self) -> "Attack":
+        raise NotImplementedError
+
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                  index: torch.Tensor | None = None) -> torch.Tensor:
         if index is None:

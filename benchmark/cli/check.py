@@ -24,27 +24,32 @@ def _references(entry, protocol, results_dir):
 
 
 def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
-    from benchmark.evaluation import Locations, evaluate_entry
+    from benchmark.evaluation import Locations
+    from benchmark.evaluation.pool import Job, default_jobs, evaluate_jobs
     from benchmark.gate import allowed_flips, compare_outcomes
 
-    problems, checked = [], 0
+    problems, jobs, refs = [], [], {}
     for name in names:
         entry = entries[name]
-        refs = _references(entry, protocol, args.results_dir)
+        refs[name] = _references(entry, protocol, args.results_dir)
         for seed in [s for s in (args.seed or entry.seeds) if entry.published(s) is not None]:
-            if seed not in refs:
+            if seed not in refs[name]:
                 problems.append(f"{name} seed {seed}: no committed record under {protocol.name}; evaluate it first")
                 continue
-            fresh, _ = evaluate_entry(entry, seed, protocol, opts, Locations("published", args.cache_dir,
-                                                                             args.data_dir, write=False))
-            flips = compare_outcomes(refs[seed], fresh)
-            allowed = allowed_flips(refs[seed], fresh)
-            ok = not flips.problem and len(flips.examples) <= allowed
-            checked += 1
-            print(("ok   " if ok else "FAIL ") + flips.describe() + (f" (allowed on this machine: {allowed})"
-                                                                     if flips.examples else ""))
-            if not ok:
-                problems.append(flips.describe())
+            jobs.append(Job(name, seed, protocol))
+    n_jobs = default_jobs(len(jobs), opts.device) if args.jobs is None else args.jobs
+    where = Locations("published", args.cache_dir, args.data_dir, write=False)
+    checked = 0
+    for job, fresh in evaluate_jobs(jobs, opts, where, n_jobs, entries):
+        reference = refs[job.name][job.seed]
+        flips = compare_outcomes(reference, fresh)
+        allowed = allowed_flips(reference, fresh)
+        ok = not flips.problem and len(flips.examples) <= allowed
+        checked += 1
+        print(("ok   " if ok else "FAIL ") + flips.describe() + (f" (allowed on this machine: {allowed})"
+                                                                 if flips.examples else ""), flush=True)
+        if not ok:
+            problems.append(flips.describe())
     print(f"evaluation gate: {checked} published models compared example by example, {len(problems)} failed")
     return problems
 

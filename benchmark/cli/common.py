@@ -27,6 +27,9 @@ def add_models(p: argparse.ArgumentParser, required: bool = False) -> None:
 
 def add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="models evaluated side by side, one process each (default: one per CPU core when there "
+                        "are several models; 1 on a GPU or under torchrun)")
     p.add_argument("--no-guards", action="store_true", help="skip the gradient-masking guards")
     p.add_argument("--no-channels-last", action="store_true",
                    help="attack the model in its stored (NCHW) layout; channels-last is faster, same outcomes")

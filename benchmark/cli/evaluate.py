@@ -73,19 +73,19 @@ def reproduction_line(flips, rewritten: bool) -> str:
     return f"reproduced: identical on all {flips.n} examples (committed record kept)"
 
 
-def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproduction: list | None = None
-                 ) -> dict[str, list[dict]]:
+def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproduction: list | None = None,
+                 n_parallel: int | None = None) -> dict[str, list[dict]]:
     """Evaluate every seed of every entry; bad input (protocol, data, seeds) is refused before any work.
 
     Published weights are compared example by example with their committed record, which
     is kept when reproduced and rewritten otherwise; the comparisons go into `reproduction`
-    when a list is given.
+    when a list is given. Several models are evaluated side by side (`n_parallel` processes,
+    default: one per core), each with its share of the threads.
     """
-    from dataclasses import replace
 
     from benchmark.data import get_task
     from benchmark.distributed import context
-    from benchmark.evaluation import evaluate_entry, load_protocol
+    from benchmark.evaluation import load_protocol
     from benchmark.gate import compare_outcomes
     from benchmark.results import write_record
 
@@ -101,32 +101,48 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
         if opts.n is not None and opts.n <= 0:
             raise BenchmarkError(f"--n must be positive, got {opts.n}")
         plan.append((entry, proto, available_seeds(entry, seeds_asked, where.weights, where.cache)))
+    from benchmark.evaluation.pool import Job, default_jobs, evaluate_jobs
+
+    jobs = [Job(entry.name, seed, proto) for entry, proto, seeds in plan for seed in seeds]
+    n_jobs = default_jobs(len(jobs), opts.device) if n_parallel is None else n_parallel
+    if n_jobs > 1:
+        print(f"evaluating {len(jobs)} models, {n_jobs} side by side")
+    done: dict[tuple[str, int], dict] = {}
+    for job, record in evaluate_jobs(jobs, opts, where, n_jobs, entries):
+        if not context().is_main:  # another rank under torchrun: rank 0 prints and writes
+            continue
+        entry = entries[job.name]
+        reference, ref_path = committed_record(entry, job.seed, job.protocol, opts, where)
+        flips, path = None, None
+        if reference is not None:
+            flips = compare_outcomes(reference, record)
+            path = ref_path
+            if (flips.problem or flips.examples) and where.write:
+                write_record(record, ref_path)
+        elif where.write:
+            path = entry_record_path(entry, record, job.protocol, where)
+            write_record(record, path)
+        print_record(record, path, record["seconds"] + ((record.get("guards") or {}).get("seconds") or 0))
+        if flips is not None:
+            print(f"  committed record {reproduction_line(flips, where.write)}")
+            if reproduction is not None:
+                reproduction.append(flips)
+        done[(job.name, job.seed)] = record
     out = {}
-    for entry, proto, seeds in plan:
-        name = entry.name
-        records = []
-        for seed in seeds:
-            t0 = time.perf_counter()
-            reference, ref_path = committed_record(entry, seed, proto, opts, where)
-            record, path = evaluate_entry(entry, seed, proto, opts,
-                                          where if reference is None else replace(where, write=False))
-            if not context().is_main:  # another rank under torchrun: rank 0 prints and writes
-                continue
-            flips = None
-            if reference is not None:
-                flips = compare_outcomes(reference, record)
-                path = ref_path
-                if (flips.problem or flips.examples) and where.write:
-                    write_record(record, ref_path)
-            print_record(record, path, time.perf_counter() - t0)
-            if flips is not None:
-                print(f"  committed record {reproduction_line(flips, where.write)}")
-                if reproduction is not None:
-                    reproduction.append(flips)
-            records.append(record)
-        print_seed_summary(name, records)
-        out[name] = records
+    for entry, _, seeds in plan:
+        records = [done[(entry.name, s)] for s in seeds if (entry.name, s) in done]
+        print_seed_summary(entry.name, records)
+        out[entry.name] = records
     return out
+
+
+def entry_record_path(entry, record: dict, protocol, where):
+    """Where a fresh record of an entry goes: the protocol's record, or a sweep point's."""
+    from benchmark.results import record_path, results_root
+
+    sweep_eps = record["eps"] if where.sweep or record["eps"] != protocol.eps else None
+    return record_path(results_root(entry, record["weights"]["origin"], where.results_dir), protocol.name,
+                       entry.name, record["seed"], sweep_eps)
 
 
 def cmd_evaluate(args) -> int:
@@ -139,7 +155,8 @@ def cmd_evaluate(args) -> int:
     setup(opts.device)
     entries = load_entries()
     where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir)
-    evaluate_all(selected_models(args, entries), args.seed, args.protocol, opts, where, entries)
+    evaluate_all(selected_models(args, entries), args.seed, args.protocol, opts, where, entries,
+                 n_parallel=args.jobs)
     return 0
 
 

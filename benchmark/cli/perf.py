@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from benchmark.cli.common import add_common
@@ -30,9 +32,54 @@ def cmd_paper(args) -> int:
     return 0
 
 
+def cmd_eval_paths(args) -> int:
+    """Section 5 (and 6 with --main-job): today's quick-protocol evaluation against the new one."""
+    from benchmark.cli.common import check_device
+    from benchmark.perf import compare_eval_paths, compare_main_job
+
+    device = check_device(args.device)
+    models = [(m, 0) for m in args.eval_models]
+    print(f"perf --eval-paths, device {device}, threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores")
+    print("\n5. The quick protocol's evaluation of one published model (seed 0): today's path (reference "
+          "AutoAttack, guards as before v3) against the new one (our APGD, v3), then the opt-in bf16 search")
+    print(f"   {'model':<28}{'today':>8}{'new':>8}{'ratio':>7}{'bf16':>8}{'ratio':>7}   per-example comparison")
+    tot_old = tot_new = tot_amp = 0.0
+    for r in compare_eval_paths(models, device, args.data_dir, args.cache_dir, amp=not args.no_amp_path):
+        tot_old, tot_new = tot_old + r["old_s"], tot_new + r["new_s"]
+        amp = ""
+        if "amp_s" in r:
+            tot_amp += r["amp_s"]
+            amp = f"{r['amp_s']:7.1f}s{r['old_s'] / r['amp_s']:6.2f}x"
+        same = "identical worst case per example" if not (r["only_old"] or r["only_new"]) else \
+            f"broken only by today's: {r['only_old']}, only by new: {r['only_new']}"
+        print(f"   {r['model']:<28}{r['old_s']:7.1f}s{r['new_s']:7.1f}s{r['old_s'] / r['new_s']:6.2f}x{amp}   "
+              f"robust {100 * r['old_robust']:.1f}% / {100 * r['new_robust']:.1f}%; AutoAttack broke "
+              f"{r['aa_broken']}, our APGD {r['apgd_broken']}; {same}; guards {r['guards_old_s']:.1f}s / "
+              f"{r['guards_new_s']:.1f}s, flags {'the same' if r['same_flags'] else 'DIFFER'}")
+        if "amp_s" in r:
+            print(f"   {'':<28}bf16 search: robust {100 * r['amp_robust']:.1f}%; broken only by today's: "
+                  f"{r['amp_only_old']}, only by bf16: {r['amp_only_new']}; flags "
+                  f"{'the same' if r['amp_same_flags'] else 'DIFFER'}")
+    amp_total = f", bf16 search {tot_old / tot_amp:.2f}x" if tot_amp else ""
+    print(f"   all {len(models)} models: today {tot_old:.0f}s, new {tot_new:.0f}s: {tot_old / tot_new:.2f}x{amp_total}")
+    if args.main_job:
+        from benchmark.zoo import load_entries, suite_entries
+
+        entries = load_entries()
+        jobs = [(n, s) for n in suite_entries(args.main_job, entries) for s in entries[n].seeds
+                if entries[n].published(s) is not None and s < args.main_job_seeds]
+        m = compare_main_job(jobs, device, args.data_dir, args.cache_dir)
+        print(f"\n6. Evaluating the {args.main_job} suite's {m['models']} published models (seeds < {args.main_job_seeds}): "
+              f"today's path one after the other {m['old_s'] / 60:.1f} min, the new one ({m['jobs']} side by side, "
+              f"one thread each) {m['new_s'] / 60:.1f} min: {m['old_s'] / m['new_s']:.2f}x")
+    return 0
+
+
 def cmd_perf(args) -> int:
     if args.paper:
         return cmd_paper(args)
+    if args.eval_paths:
+        return cmd_eval_paths(args)
     from benchmark.cli.common import check_device
     from benchmark.data import get_task
     from benchmark.evaluation import evaluation_data, load_protocol
@@ -131,6 +178,14 @@ def add_parsers(sub) -> None:
                    "fmnist_free_scratch_n100", "fmnist_fast_scratch_n100", "fmnist_adv_scratch_n100"])
     p.add_argument("--train-protocol", default="fmnist-linf-quick")
     p.add_argument("--no-retrain", action="store_true", help="read training costs from results/training instead")
+    ev = p.add_argument_group("evaluation speed (--eval-paths): the quick protocol before v3 against v3")
+    ev.add_argument("--eval-paths", action="store_true", help="compare today's and the new evaluation per model")
+    ev.add_argument("--eval-models", nargs="+", default=["fmnist_src_robust", "fmnist_linear", "fmnist_retrain2",
+                    "fmnist_lwf", "fmnist_adv_scratch_n100", "fmnist_cnn_src_robust", "fmnist_cnn_linear",
+                    "fmnist_cnn_lwf"])
+    ev.add_argument("--no-amp-path", action="store_true", help="skip the bf16-search column")
+    ev.add_argument("--main-job", default=None, metavar="SUITE", help="also time a suite's evaluation both ways")
+    ev.add_argument("--main-job-seeds", type=int, default=3, help="seeds below this number (default 3)")
     paper = p.add_argument_group("paper scale (--paper): synthetic CIFAR/ImageNet-shaped tensors, no dataset needed")
     paper.add_argument("--paper", action="store_true", help="measure the paper's architectures and project its runs")
     paper.add_argument("--archs", nargs="+", default=None, help="default: wrn_28_10 wrn_32_10 preact_resnet18 resnet50")

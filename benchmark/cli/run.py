@@ -36,7 +36,7 @@ def cmd_run(args) -> int:
     t_train = time.perf_counter() - t0
     where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir)
     reproduction = []  # published weights against their committed records, example by example
-    done = evaluate_all(names, None, protocol, opts, where, entries, reproduction)
+    done = evaluate_all(names, None, protocol, opts, where, entries, reproduction, n_parallel=args.jobs)
     differ = [f for f in reproduction if f.problem or f.examples]
     same = len(reproduction) - len(differ)
     n_models = sum(len(r) for r in done.values())

@@ -64,12 +64,16 @@ class BF16Search(nn.Module):
 
     Opt-in (`evaluate --amp`). The battery decides every success with the float32 model,
     so low precision can never count a false break; it can make an attack weaker, which
-    is why it is off by default and recorded in each record.
+    is why it is off by default and recorded in each record. APGD instead searches on its
+    own bfloat16 copy and asks the float32 model about every iterate near the boundary.
     """
 
     def __init__(self, model: nn.Module, device_type: str, dtype: torch.dtype = torch.bfloat16):
         super().__init__()
         self.model, self.device_type, self.dtype = model, device_type, dtype
+        # a new module starts in training mode, and attack_mode() restores the mode it found, which
+        # would switch the wrapped model's batch norms to batch statistics after the first attack
+        self.train(model.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device_type, dtype=self.dtype):
@@ -94,7 +98,9 @@ def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: tor
             for lo in range(0, todo.numel(), opts.batch_size):
                 b = todo[lo:lo + opts.batch_size]
                 xb, yb = as_layout(x[b].to(opts.device), nhwc), y[b].to(opts.device)
-                x_adv = attack(searcher, xb, yb, index[b])
+                # an attack with its own low-precision search (APGD) gets the float32 model to judge with
+                x_adv = attack.low_precision()(model, xb, yb, index[b]) if opts.amp and attack.has_low_precision \
+                    else attack(searcher, xb, yb, index[b])
                 if x_adv.shape != xb.shape:
                     raise BenchmarkError(f"attack {attack.name} returned shape {tuple(x_adv.shape)}, "
                                          f"expected {tuple(xb.shape)}")

@@ -61,6 +61,7 @@ class GuardOptions:
     device: str = "cpu"
     n: int = 100                 # the first n examples of the evaluation subset
     square_queries: int = 1000
+    reuse_short: bool = True     # the eps curve's 1x point is the short PGD run itself (False: run it again)
 
 
 def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions) -> dict:
@@ -75,7 +76,7 @@ def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions
     acc_long = _robust(model, PGD("guard", eps=eps, steps=50, step_size=step * eps / 4, restarts=3, **base),
                        x, y, index, device)
     # at 1x eps the curve's attack is the short one itself (same steps, step size and seed): reuse it
-    acc_by_eps = {f"{m:g}x": acc_short if m == 1.0 else
+    acc_by_eps = {f"{m:g}x": acc_short if m == 1.0 and opts.reuse_short else
                   _robust(model, PGD("guard", eps=m * eps, steps=10, step_size=step * m * eps, **base), x, y, index,
                           device) for m in (0.5, 1.0, 2.0)}
     acc_large = _robust(model, PGD("guard", eps=LARGE_EPS[norm], steps=20, step_size=LARGE_EPS[norm] / 8, **base),

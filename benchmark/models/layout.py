@@ -64,6 +64,7 @@ class StandardLayoutGrads(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self.train(model.training)  # a wrapper must not switch the model's mode when code restores its own
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(_StandardLayoutGrad.apply(x))
