@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmark.attacks import PGD, AutoAttack, CarliniWagnerL2, DeepFool, perturbation_norm
+from benchmark.attacks import APGD, PGD, AutoAttack, CarliniWagnerL2, DeepFool, perturbation_norm
 
 
 def accuracy(model, x, y):
@@ -24,6 +24,10 @@ def test_natural_model_is_accurate(natural_model, target_data):
     DeepFool("deepfool-l2", "L2", 1.5),
     CarliniWagnerL2("cw-l2", "L2", 1.5, c_values=[1.0, 10.0, 100.0], steps=100, lr=0.05),
     AutoAttack("aa", "Linf", 0.1, version="custom", attacks=["apgd-ce"]),
+    APGD("apgd-ce", "Linf", 0.1, steps=20),
+    APGD("apgd-t", "Linf", 0.1, loss="dlr-targeted", steps=20),
+    APGD("apgd-l2", "L2", 1.5, steps=20),
+    APGD("apgd-bf16", "Linf", 0.1, steps=20, precision="bf16"),
 ], ids=lambda a: a.name)
 def test_every_attack_lowers_accuracy_within_budget(attack, natural_model, target_data):
     _, _, x, y = target_data
@@ -90,3 +94,42 @@ def test_pgd_randomness_is_per_example(natural_model, target_data):
     whole = atk(natural_model, x[:20], y[:20], idx)
     part = atk(natural_model, x[10:20], y[10:20], idx[10:20])
     assert torch.allclose(whole[10:], part, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["ce", "dlr-targeted"])
+def test_apgd_takes_the_reference_codes_steps(loss, natural_model, target_data):
+    """Our APGD follows the authors' code step for step and draws their random starts: on the same
+    examples it breaks exactly the same ones (here at a small eps, where many survive)."""
+    from pyautoattack.autopgd_base import APGDAttack, APGDAttack_targeted
+
+    _, _, x, y = target_data
+    x, y = x[:120], y[:120]
+    eps, steps = 0.02, 15
+    ours = APGD("ours", "Linf", eps, steps=steps, loss=loss, targets=4)(natural_model, x, y)
+    if loss == "ce":
+        ref = APGDAttack(natural_model, n_iter=steps, norm="Linf", eps=eps, seed=0, loss="ce", device="cpu")
+    else:
+        ref = APGDAttack_targeted(natural_model, n_iter=steps, norm="Linf", eps=eps, seed=0, n_target_classes=4,
+                                  device="cpu")
+    natural_model.eval()
+    theirs = ref.perturb(x, y)
+    with torch.no_grad():
+        fooled_ours = natural_model(ours).argmax(1) != y
+        fooled_theirs = natural_model(theirs).argmax(1) != y
+    assert 0.1 < fooled_theirs.float().mean() < 0.9  # a test that can tell the two apart
+    assert torch.equal(fooled_ours, fooled_theirs)
+    assert perturbation_norm(ours - x, "Linf").max() <= eps + 1e-6
+
+
+def test_wrappers_leave_the_model_in_eval_mode(target_data):
+    """A wrapper module starts in training mode; attack_mode() restores the wrapper's mode, which
+    must not switch the wrapped model's batch norms to batch statistics (the --amp bug)."""
+    from benchmark.evaluation.battery import BF16Search
+    from benchmark.models import create_model
+    from benchmark.models.layout import StandardLayoutGrads
+
+    _, _, x, y = target_data
+    model = create_model("wrn_10_1", 5, 1, (0.2860,), (0.3530,)).eval()
+    for wrapper in (BF16Search(model, "cpu"), StandardLayoutGrads(model)):
+        PGD("p", "Linf", 0.1, steps=2)(wrapper, x[:8], y[:8])
+        assert not model.training and not wrapper.training
