@@ -108,3 +108,48 @@ def test_sigkill_mid_evaluation_never_leaves_a_complete_looking_record(tiny_zoo,
     rec = json.loads(record.read_text())
     assert rec["complete"] and rec["n_examples"] == 300 and "guards" in rec
     assert not [p for p in record.parent.iterdir() if p.name.startswith(".")]
+
+
+def _state(folder):
+    """The saved progress of an evaluation (None while there is none or it is being replaced)."""
+    try:
+        return torch.load(folder / "state.pt", weights_only=False)
+    except Exception:
+        return None
+
+
+def test_sigkill_mid_autoattack_then_resume_gives_the_uninterrupted_record(tiny_zoo, tmp_path):
+    """Kill an evaluation inside the reference AutoAttack (after some of its batches); the same command
+    continues from the saved batch and writes the record an uninterrupted run writes."""
+    zoo, _, results = tiny_zoo
+    write_entry(zoo, "m", n_per_class=100, recipe={"epochs": 10, "batch_size": 50, "lr": 0.05})
+    env = _env(tiny_zoo)
+    subprocess.run([sys.executable, "-m", "benchmark", "train", "--quiet", "--model", "m"], env=env, check=True)
+    proto = tmp_path / "aa.yaml"  # a small eps leaves examples for AutoAttack after a short PGD
+    proto.write_text(yaml.safe_dump({"name": "aa", "version": 1, "threat_model": "Linf", "eps": 0.015,
+                                     "n_examples": 72, "seed": 0, "attacks": [
+                                         {"name": "pgd", "type": "pgd", "steps": 2},
+                                         {"name": "autoattack", "type": "autoattack", "version": "custom",
+                                          "attacks": ["apgd-ce", "apgd-t"]}]}))
+    record = record_file(results, "aa", "m")
+    cmd = [sys.executable, "-m", "benchmark", "evaluate", "--quiet", "--model", "m", "--protocol", str(proto),
+           "--batch-size", "8", "--save-adversarial"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    uninterrupted = json.loads(record.read_text())
+    record.unlink()
+    progress = record.with_name(record.name + ".partial")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # killed once AutoAttack (the second attack) has finished at least one of its batches
+    _kill_when(proc, lambda: (s := _state(progress)) is not None and s["attack"] == 1 and s["next"] > 0)
+    killed_at = _state(progress)
+    assert not record.exists() and killed_at["attack"] == 1
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    resumed = json.loads(record.read_text())
+    assert resumed["per_example"] == uninterrupted["per_example"]
+    assert resumed["guards"]["flags"] == uninterrupted["guards"]["flags"]
+    assert uninterrupted["attacks"][1]["n_attacked"] > 8  # AutoAttack had more than one batch to do
+    assert not progress.exists(), out.stdout
+    # the audit file of the resumed record holds every example it counts as broken
+    verified = subprocess.run([sys.executable, "-m", "benchmark", "verify", str(record)], env=env,
+                              capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

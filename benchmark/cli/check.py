@@ -40,7 +40,7 @@ def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
     n_jobs = default_jobs(len(jobs), opts.device) if args.jobs is None else args.jobs
     where = Locations("published", args.cache_dir, args.data_dir, write=False)
     checked = 0
-    for job, fresh in evaluate_jobs(jobs, opts, where, n_jobs, entries):
+    for job, fresh, _ in evaluate_jobs(jobs, opts, where, n_jobs, entries):
         reference = refs[job.name][job.seed]
         flips = compare_outcomes(reference, fresh)
         allowed = allowed_flips(reference, fresh)

@@ -25,6 +25,23 @@ def add_models(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=None, help="seeds (default: every seed of the entry)")
 
 
+def add_override(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--override", nargs="+", metavar="KEY=VALUE", default=None,
+                   help="a rehearsal at toy size that keeps the recipe's logic: architecture=NAME, n_per_class=N, "
+                        "epochs=N, batch_size=N; makes derived entries NAME@TAG (sources too), recorded in their "
+                        "weights and records, kept in your cache and results")
+
+
+def overridden(args, entries, names: list[str]) -> list[str]:
+    """The names to work on: the derived entries of `--override` (added to `entries`), or the names themselves."""
+    from benchmark.zoo.entry import derive, parse_override
+
+    override = parse_override(getattr(args, "override", None))
+    if override is None:
+        return names
+    return [derive(entries[n], override, entries).name for n in names]
+
+
 def add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--jobs", type=int, default=None,

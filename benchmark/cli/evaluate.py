@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 
-from benchmark.cli.common import add_common, add_eval_options, add_models, eval_options, selected_models
+from benchmark.cli.common import (add_common, add_eval_options, add_models, add_override, eval_options, overridden,
+                                  selected_models)
 from benchmark.errors import BenchmarkError
 
 
@@ -108,20 +108,21 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
     if n_jobs > 1:
         print(f"evaluating {len(jobs)} models, {n_jobs} side by side")
     done: dict[tuple[str, int], dict] = {}
-    for job, record in evaluate_jobs(jobs, opts, where, n_jobs, entries):
+    for job, record, path in evaluate_jobs(jobs, opts, where, n_jobs, entries):
         if not context().is_main:  # another rank under torchrun: rank 0 prints and writes
             continue
         entry = entries[job.name]
         reference, ref_path = committed_record(entry, job.seed, job.protocol, opts, where)
-        flips, path = None, None
+        flips = None
         if reference is not None:
             flips = compare_outcomes(reference, record)
             path = ref_path
             if (flips.problem or flips.examples) and where.write:
                 write_record(record, ref_path)
         elif where.write:
-            path = entry_record_path(entry, record, job.protocol, where)
             write_record(record, path)
+        else:
+            path = None
         print_record(record, path, record["seconds"] + ((record.get("guards") or {}).get("seconds") or 0))
         if flips is not None:
             print(f"  committed record {reproduction_line(flips, where.write)}")
@@ -136,27 +137,19 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
     return out
 
 
-def entry_record_path(entry, record: dict, protocol, where):
-    """Where a fresh record of an entry goes: the protocol's record, or a sweep point's."""
-    from benchmark.results import record_path, results_root
-
-    sweep_eps = record["eps"] if where.sweep or record["eps"] != protocol.eps else None
-    return record_path(results_root(entry, record["weights"]["origin"], where.results_dir), protocol.name,
-                       entry.name, record["seed"], sweep_eps)
-
-
 def cmd_evaluate(args) -> int:
     from benchmark.distributed import setup
     from benchmark.evaluation import Locations
     from benchmark.zoo import load_entries
 
     opts = eval_options(args, n=args.n, eps=args.eps,
-                        cascade=None if args.cascade is None else args.cascade == "on")
+                        cascade=None if args.cascade is None else args.cascade == "on",
+                        keep_adversarial=args.save_adversarial, resume=not args.no_resume)
     setup(opts.device)
     entries = load_entries()
     where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir)
-    evaluate_all(selected_models(args, entries), args.seed, args.protocol, opts, where, entries,
-                 n_parallel=args.jobs)
+    evaluate_all(overridden(args, entries, selected_models(args, entries)), args.seed, args.protocol, opts, where,
+                 entries, n_parallel=1 if args.override else args.jobs)  # derived entries live in this process
     return 0
 
 
@@ -171,6 +164,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--weights", default="auto",
                    help="auto (published when the entry has them, else trained), published, trained (your copy "
                         "in the cache), or a weights file")
+    p.add_argument("--save-adversarial", action="store_true",
+                   help="keep the input that broke each broken example beside the record (seed<k>.adv.npz), "
+                        "for `python -m benchmark verify RECORD`")
+    p.add_argument("--no-resume", action="store_true",
+                   help="start again instead of continuing an interrupted evaluation of the same record")
+    add_override(p)
     add_eval_options(p)
     add_common(p)
     p.set_defaults(func=cmd_evaluate)

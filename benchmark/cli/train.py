@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from benchmark.cli.common import add_common, add_models, selected_models, train_options
+from benchmark.cli.common import add_common, add_models, add_override, overridden, selected_models, train_options
 from benchmark.errors import BenchmarkError
 
 
@@ -40,7 +40,7 @@ def cmd_train(args) -> int:
                          source_weights=args.source_weights)
     setup(opts.device)
     entries = load_entries()
-    names = selected_models(args, entries)
+    names = overridden(args, entries, selected_models(args, entries))
     t0 = time.perf_counter()
     count = 0
     for name in [n for n in dependency_order(names, entries) if n in names]:  # asked-for sources first
@@ -113,6 +113,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--publish", action="store_true", help="publish the weights into the project after training")
     p.add_argument("--source-weights", default="auto", choices=["auto", "published", "trained"],
                    help="which weights of a transfer's source to start from (auto: published when it has them)")
+    add_override(p)
     add_common(p)
     p.set_defaults(func=cmd_train)
 

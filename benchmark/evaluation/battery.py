@@ -30,6 +30,7 @@ class BatteryOptions:
     channels_last: bool = True   # attack a channels-last model: same outcomes, faster kernels
     amp: bool = False            # let attacks search in bf16 autocast; successes still checked in float32
     progress: Callable[[str, int], None] | None = None
+    keep_adversarial: bool = False  # return the input that broke each broken example (record audits)
 
 
 def check_inputs(x: torch.Tensor, y: torch.Tensor, num_classes: int, expected_shape: tuple | None = None) -> None:
@@ -81,21 +82,48 @@ class BF16Search(nn.Module):
 
 
 def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: torch.Tensor, index: torch.Tensor,
-                opts: BatteryOptions) -> dict:
-    """Attack the correctly classified examples; return clean, per-attack and worst-case results."""
+                opts: BatteryOptions, checkpoint=None) -> dict:
+    """Attack the correctly classified examples; return clean, per-attack and worst-case results.
+
+    With a checkpoint (benchmark.evaluation.checkpoint), progress is saved after every batch
+    and a saved state is taken up where it stopped. With `opts.keep_adversarial`, the result's
+    "adversarial" holds, for every example an attack broke, the input that broke it.
+    """
+    from benchmark.evaluation.checkpoint import restore_rng
+
+    state = checkpoint.load() if checkpoint is not None else None
+    kept: list[dict] = []
+    t_run = time.perf_counter()
     with channels_last(model, opts.channels_last) as nhwc:
         searcher = BF16Search(model, torch.device(opts.device).type) if opts.amp else model
         n = x.shape[0]
-        correct = predict(model, x, device=opts.device) == y.cpu()
-        robust = correct.clone()
-        per_example = {"index": index.tolist(), "label": y.tolist(), "clean_correct": correct.int().tolist()}
-        meta = []
-        for attack in attacks:
+        if state is None:
+            correct = predict(model, x, device=opts.device) == y.cpu()
+            state = {"attack": 0, "next": 0, "robust": correct.clone(), "outcome": None, "norms": None,
+                     "seconds": 0.0, "meta": [],
+                     "per_example": {"index": index.tolist(), "label": y.tolist(),
+                                     "clean_correct": correct.int().tolist()}}
+        else:
+            restore_rng(state)
+        correct = torch.tensor(state["per_example"]["clean_correct"], dtype=torch.bool)
+        robust, per_example, meta = state["robust"], state["per_example"], state["meta"]
+        before = state.get("total", 0.0)  # seconds spent by earlier, interrupted runs
+
+        def save(**fields):
+            checkpoint.save({**fields, "meta": meta, "per_example": per_example,
+                             "total": before + time.perf_counter() - t_run})
+
+        for ai, attack in enumerate(attacks):
+            if ai < state["attack"]:
+                continue
             todo = torch.nonzero(robust if opts.cascade else correct).flatten()
-            outcome = torch.full((n,), -1, dtype=torch.int8)  # -1 not attacked, 0 failed, 1 succeeded
-            norms = torch.full((n,), float("nan"))
+            resumed = ai == state["attack"] and state["outcome"] is not None
+            # -1 not attacked, 0 failed, 1 succeeded
+            outcome = state["outcome"] if resumed else torch.full((n,), -1, dtype=torch.int8)
+            norms = state["norms"] if resumed else torch.full((n,), float("nan"))
+            spent = state["seconds"] if resumed else 0.0
             start = time.perf_counter()
-            for lo in range(0, todo.numel(), opts.batch_size):
+            for lo in range(state["next"] if resumed else 0, todo.numel(), opts.batch_size):
                 b = todo[lo:lo + opts.batch_size]
                 xb, yb = as_layout(x[b].to(opts.device), nhwc), y[b].to(opts.device)
                 # an attack with its own low-precision search (APGD) gets the float32 model to judge with
@@ -112,16 +140,42 @@ def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: tor
                 success = fooled & within_eps(dist, opts.eps)
                 outcome[b] = success.cpu().to(torch.int8)
                 norms[b] = torch.where(fooled, dist, torch.full_like(dist, float("nan"))).cpu()
+                if opts.keep_adversarial:
+                    part = {"index": index[b][success.cpu()], "x_adv": x_adv[success].float().cpu().contiguous(),
+                            "attack": attack.name}
+                    if checkpoint is not None:
+                        checkpoint.save_adversarial(ai, lo, part["index"], part["x_adv"], attack.name)
+                    else:
+                        kept.append(part)
+                if checkpoint is not None:
+                    save(attack=ai, next=lo + opts.batch_size, robust=robust, outcome=outcome, norms=norms,
+                         seconds=spent + time.perf_counter() - start)
                 if opts.progress:
                     opts.progress(attack.name, b.numel())
             robust &= outcome != 1
             per_example[attack.name] = outcome.tolist()
             per_example[f"norm:{attack.name}"] = [None if v != v else round(v, 6) for v in norms.tolist()]
             meta.append({"name": attack.name, "type": type(attack).__name__, "params": attack.describe(),
-                         "seconds": round(time.perf_counter() - start, 3)})
+                         "seconds": round(spent + time.perf_counter() - start, 3)})
+            if checkpoint is not None:
+                save(attack=ai + 1, next=0, robust=robust, outcome=None, norms=None, seconds=0.0)
     result = summarize(per_example, meta, opts.cascade)
+    result["seconds"] = before + time.perf_counter() - t_run
     result["memory_format"] = "channels_last" if nhwc else "contiguous"
+    if opts.keep_adversarial:
+        result["adversarial"] = merge_adversarial(checkpoint.adversarial_parts() if checkpoint is not None else kept)
     return result
+
+
+def merge_adversarial(parts: list[dict]) -> dict:
+    """One set of adversarial inputs, in test-set index order, with the attack that found each."""
+    if not parts or not any(p["index"].numel() for p in parts):
+        return {"index": torch.zeros(0, dtype=torch.long), "x_adv": torch.zeros(0), "attack": []}
+    index = torch.cat([p["index"] for p in parts])
+    x_adv = torch.cat([p["x_adv"] for p in parts])
+    names = [p["attack"] for p in parts for _ in range(p["index"].numel())]
+    order = torch.argsort(index)
+    return {"index": index[order], "x_adv": x_adv[order], "attack": [names[i] for i in order.tolist()]}
 
 
 def summarize(per_example: dict, meta: list[dict], cascade: bool) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,8 @@ class EvalOptions:
     channels_last: bool = True
     amp: bool = False
     show_progress: bool = False
+    keep_adversarial: bool = False  # keep the input that broke each broken example (`--save-adversarial`)
+    resume: bool = True             # continue an interrupted evaluation of the same record (evaluate_entry)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class EvalResult:
     attack_precision: str
     guards: dict | None = None
     extra: dict = field(default_factory=dict)
+    adversarial: dict | None = field(default=None, repr=False)  # index, x_adv, attack: not part of the record
 
     def to_record(self, **header) -> dict:
         """A complete record (header fields such as model, seed, weights first)."""
@@ -70,6 +72,7 @@ class EvalResult:
 
         body = asdict(self)
         extra = body.pop("extra")
+        body.pop("adversarial")
         return {"schema": SCHEMA_VERSION, "complete": True, **header,
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **body, **extra,
                 **provenance()}
@@ -109,8 +112,14 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
 
 
 def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, y: torch.Tensor,
-                   index: torch.Tensor | None = None, opts: EvalOptions = EvalOptions()) -> EvalResult:
-    """Attack `model` (pixels in [0, 1] in, logits out) under the protocol on the examples (x, y)."""
+                   index: torch.Tensor | None = None, opts: EvalOptions = EvalOptions(),
+                   checkpoint=None) -> EvalResult:
+    """Attack `model` (pixels in [0, 1] in, logits out) under the protocol on the examples (x, y).
+
+    With a checkpoint (benchmark.evaluation.checkpoint.EvalCheckpoint) the evaluation saves
+    its progress after every batch of every attack and after the guards, and continues from
+    a saved state of the same evaluation.
+    """
     from tqdm.auto import tqdm
 
     from benchmark.distributed import all_gather, context, shard
@@ -135,29 +144,35 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
             bar.set_postfix_str(name)
 
     model = model.to(opts.device).eval()
-    t0 = time.perf_counter()
     mine = shard(ctx, x.shape[0])  # under torchrun each rank attacks its share of the fixed subset
     battery = BatteryOptions(eps, protocol.threat_model, opts.batch_size, opts.device, cascade, opts.channels_last,
-                             opts.amp, progress if ctx.is_main else None)
-    part = run_battery(model, attacks, x[mine], y[mine], index[mine], battery)
+                             opts.amp, progress if ctx.is_main else None, opts.keep_adversarial)
+    part = run_battery(model, attacks, x[mine], y[mine], index[mine], battery, checkpoint)
     parts = all_gather(ctx, (mine.tolist(), part["per_example"], [a["seconds"] for a in part["attacks"]]))
     merged = merge_shards(parts, part["attacks"], cascade)
     bar.update(bar.total - bar.n)
     bar.close()
     result = EvalResult(protocol.to_dict(), eps, int(x.shape[0]), cascade, merged["clean_accuracy"],
                         merged["robust_accuracy"], merged["attacks"], merged["per_example"],
-                        round(time.perf_counter() - t0, 3), part["memory_format"],
-                        "bf16 autocast (successes checked in float32)" if opts.amp else "float32")
+                        round(part["seconds"], 3), part["memory_format"],
+                        "bf16 autocast (successes checked in float32)" if opts.amp else "float32",
+                        adversarial=part.get("adversarial"))
     if ctx.enabled:
         result.extra["world_size"] = ctx.world_size
     if opts.guards and ctx.is_main:
         from benchmark.evaluation.guards import GuardOptions, run_guards
         from benchmark.models.layout import as_layout, channels_last
 
-        robust = torch.tensor(result.per_example["robust"])
-        with channels_last(model, opts.channels_last) as nhwc:
-            result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
-                                       GuardOptions(protocol.threat_model, eps, protocol.seed, opts.device))
+        state = checkpoint.load() if checkpoint is not None else None
+        if state and state.get("guards"):
+            result.guards = state["guards"]
+        else:
+            robust = torch.tensor(result.per_example["robust"])
+            with channels_last(model, opts.channels_last) as nhwc:
+                result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
+                                           GuardOptions(protocol.threat_model, eps, protocol.seed, opts.device))
+            if state is not None:
+                checkpoint.save({**state, "guards": result.guards})
     return result
 
 
@@ -196,10 +211,10 @@ def training_info(entry, weights, cache=None) -> dict | None:
 
 def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None, opts: EvalOptions = EvalOptions(),
                    where: Locations = Locations()):
-    """Evaluate one seed of a zoo entry; returns (record, path) (path None when not written or not rank 0)."""
+    """Evaluate one seed of a zoo entry; returns (record, the record's path, written when `where.write`)."""
     from benchmark.data import get_task
     from benchmark.distributed import context
-    from benchmark.results import record_path, results_root, write_record
+    from benchmark.results import write_record
     from benchmark.zoo.weights import load_model_and_weights
 
     ctx = context(opts.device)
@@ -214,13 +229,72 @@ def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None,
     model, weights = load_model_and_weights(entry, seed, where.weights, opts.device, where.cache)
     x, y, index = evaluation_data(task, protocol, opts.n, where.data_dir)
     check_inputs(x, y, task.n_classes, task.input_shape)
-    result = evaluate_model(model, protocol, x, y, index, opts)
+    eps = protocol.eps if opts.eps is None else opts.eps
+    path = entry_record_path(entry, seed, protocol, eps, weights.origin, opts, where)
+    checkpoint = progress_checkpoint(path, protocol, eps, weights, index, opts, ctx)
+    if checkpoint is not None and not opts.resume:
+        checkpoint.clear()
+    result = evaluate_model(model, protocol, x, y, index, opts, checkpoint)
     record = result.to_record(model=entry.name, seed=seed, weights=weights.describe(), device=opts.device,
                               entry=entry.to_dict(), training=training_info(entry, weights, where.cache))
-    if not ctx.is_main or not where.write:
-        return record, None
-    sweep_eps = result.eps if where.sweep or result.eps != protocol.eps else None
-    path = record_path(results_root(entry, weights.origin, where.results_dir), protocol.name, entry.name, seed,
-                       sweep_eps)
-    write_record(record, path)
+    if result.adversarial is not None and ctx.is_main:
+        record["adversarial"] = write_adversarial(path, result.adversarial)
+    if checkpoint is not None:
+        checkpoint.clear()
+    if ctx.is_main and where.write:
+        write_record(record, path)
     return record, path
+
+
+def entry_record_path(entry, seed: int, protocol: Protocol, eps: float, origin: str, opts: EvalOptions,
+                      where: Locations) -> Path:
+    """Where an evaluation's record goes: the protocol's record, a sweep point's (another eps), or, for
+    another number of examples than the protocol's, the user's results folder (never over a committed record)."""
+    from benchmark.paths import user_results_dir
+    from benchmark.results import record_path, results_root
+
+    sweep_eps = eps if where.sweep or eps != protocol.eps else None
+    root = results_root(entry, origin, where.results_dir)
+    if opts.n is not None and opts.n != protocol.n_examples and not where.results_dir:
+        root = user_results_dir()
+    return record_path(root, protocol.name, entry.name, seed, sweep_eps)
+
+
+def progress_checkpoint(path: Path, protocol: Protocol, eps: float, weights, index, opts: EvalOptions, ctx):
+    """The folder beside the record where this evaluation saves its progress (one per rank under torchrun)."""
+    import hashlib
+
+    from benchmark.evaluation.checkpoint import EvalCheckpoint
+
+    key = {"protocol": protocol.to_dict(), "eps": eps, "weights": weights.sha256,
+           "index": hashlib.sha256(index.numpy().tobytes()).hexdigest()[:16], "batch_size": opts.batch_size,
+           "cascade": opts.cascade, "amp": opts.amp, "channels_last": opts.channels_last, "device": opts.device,
+           "keep_adversarial": opts.keep_adversarial, "world": [ctx.rank, ctx.world_size]}
+    suffix = ".partial" if not ctx.enabled else f".partial-rank{ctx.rank}"
+    return EvalCheckpoint(path.with_name(path.name + suffix), key)
+
+
+ADVERSARIAL_SUFFIX = ".adv.npz"
+
+
+def adversarial_path(record_path: Path) -> Path:
+    """`seed0.json` -> `seed0.adv.npz`: the audit file of a record."""
+    return record_path.with_name(record_path.stem + ADVERSARIAL_SUFFIX)
+
+
+def write_adversarial(record_path: Path, adversarial: dict) -> dict:
+    """Save the inputs that broke each broken example (float32, compressed) beside the record; the
+    record keeps the file's name and sha256."""
+    import io as _io
+
+    import numpy as np
+
+    from benchmark.io import atomic_write, sha256_file
+
+    path = adversarial_path(Path(record_path))
+    buffer = _io.BytesIO()
+    np.savez_compressed(buffer, index=adversarial["index"].numpy().astype(np.int64),
+                        x_adv=adversarial["x_adv"].numpy().astype(np.float32),
+                        attack=np.array(adversarial["attack"], dtype=str))
+    atomic_write(path, lambda p: p.write_bytes(buffer.getvalue()))
+    return {"file": path.name, "sha256": sha256_file(path), "n": int(adversarial["index"].numel())}

@@ -37,17 +37,18 @@ def _init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _evaluate(job: Job, opts, where) -> tuple[Job, dict]:
+def _evaluate(job: Job, opts, where) -> tuple[Job, dict, object]:
     from benchmark.evaluation.entry import evaluate_entry
     from benchmark.zoo import load_entries
 
-    entry = load_entries(user_dir=None)[job.name]
-    record, _ = evaluate_entry(entry, job.seed, job.protocol, opts, replace(where, write=False))
-    return job, record
+    entry = load_entries()[job.name]
+    record, path = evaluate_entry(entry, job.seed, job.protocol, opts, replace(where, write=False))
+    return job, record, path
 
 
-def evaluate_jobs(jobs: list[Job], opts, where, n_jobs: int, entries=None) -> Iterator[tuple[Job, dict]]:
-    """(job, record) for every job, as they finish; records are not written (the caller decides).
+def evaluate_jobs(jobs: list[Job], opts, where, n_jobs: int, entries=None) -> Iterator[tuple[Job, dict, object]]:
+    """(job, record, the record's path) for every job, as they finish; records are not written (the
+    caller decides).
 
     With n_jobs == 1 the jobs run here, in order, with this process's threads.
     """
@@ -57,8 +58,8 @@ def evaluate_jobs(jobs: list[Job], opts, where, n_jobs: int, entries=None) -> It
 
         entries = entries or load_entries()
         for job in jobs:
-            record, _ = evaluate_entry(entries[job.name], job.seed, job.protocol, opts, replace(where, write=False))
-            yield job, record
+            record, path = evaluate_entry(entries[job.name], job.seed, job.protocol, opts, replace(where, write=False))
+            yield job, record, path
         return
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
     ctx = multiprocessing.get_context("spawn")  # no fork after OpenMP threads have started

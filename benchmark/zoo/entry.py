@@ -53,6 +53,27 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class SizeOverride:
+    """A smaller run of an entry that keeps its recipe's logic: a rehearsal of a long job.
+
+    Applied with `--override KEY=VALUE` to `train` and `evaluate`; it makes a derived entry
+    named `<entry>@<tag>` (its source derived the same way), recorded in every weights file
+    and record it produces, and never mistaken for the entry itself: its weights and records
+    go to the user's cache and results, under the derived name.
+    """
+
+    architecture: str | None = None
+    n_per_class: int | None = field(default=None, metadata=check_field(positive))
+    epochs: int | None = field(default=None, metadata=check_field(positive))
+    batch_size: int | None = field(default=None, metadata=check_field(positive))
+
+    @property
+    def tag(self) -> str:
+        parts = {"architecture": "", "n_per_class": "n", "epochs": "e", "batch_size": "b"}
+        return "-".join(f"{p}{getattr(self, k)}" for k, p in parts.items() if getattr(self, k) is not None)
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     name: str
     task: str
@@ -74,6 +95,7 @@ class ZooEntry:
     reference: str = ""
     description: str = ""
     suites: list[str] = field(default_factory=list)
+    override: SizeOverride | None = None          # a rehearsal's size override (see SizeOverride)
     path: str = field(default="", compare=False)  # the file it came from
     origin: Literal["project", "user"] = field(default="project", compare=False)
 
@@ -124,7 +146,7 @@ class ZooEntry:
     def file_dict(self) -> dict:
         """What the entry's YAML file holds: every field, without optional ones left empty."""
         d = self.to_dict()
-        for key in ("source", "normalization", "tuning"):
+        for key in ("source", "normalization", "tuning", "override"):
             if d.get(key) is None:
                 d.pop(key)
         if self.weights:
@@ -135,7 +157,7 @@ class ZooEntry:
             d["tuning"].pop("selected")
         order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "source",
                  "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization", "reference",
-                 "description", "suites")
+                 "description", "suites", "override")
         return {k: d[k] for k in order if k in d}
 
 
@@ -248,3 +270,52 @@ def update_entry_file(entry: ZooEntry, change) -> ZooEntry:
         updated = change(current)
         write_entry_file(updated, path)
     return updated
+
+
+def parse_override(items: list[str] | None) -> SizeOverride | None:
+    """`--override architecture=wrn_10_1 n_per_class=4 epochs=2` as a typed SizeOverride (None when empty)."""
+    if not items:
+        return None
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BenchmarkError(f"--override expects KEY=VALUE, got {item!r} (keys: "
+                                 f"{', '.join(SizeOverride.__dataclass_fields__)})")
+        values[key] = value if key == "architecture" else _int(key, value)
+    return parse_dataclass(SizeOverride, values, "--override", extra_known=())
+
+
+def _int(key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BenchmarkError(f"--override {key}={value}: {key} must be an integer") from None
+
+
+def derive(entry: ZooEntry, override: SizeOverride, entries: dict[str, ZooEntry]) -> ZooEntry:
+    """The entry as its override makes it, with its source chain derived too (added to `entries`)."""
+    name = f"{entry.name}@{override.tag}"
+    if name in entries:
+        return entries[name]
+    source = derive(entries[entry.source], override, entries).name if entry.source else None
+    recipe = dict(entry.recipe)
+    old_epochs = recipe.get("epochs")
+    if override.epochs is not None:
+        recipe["epochs"] = override.epochs
+        warm = recipe.get("warm_start_epochs")
+        if warm and old_epochs:  # the head's warm start keeps its share of training, at least 1 epoch of each
+            recipe["warm_start_epochs"] = min(max(1, round(warm * override.epochs / old_epochs)),
+                                              max(1, override.epochs - 1))
+    if override.batch_size is not None:
+        recipe["batch_size"] = override.batch_size
+    changed = ", ".join(f"{k} {getattr(override, k)}" for k in SizeOverride.__dataclass_fields__
+                        if getattr(override, k) is not None)
+    derived = replace(entry, name=name, source=source, architecture=override.architecture or entry.architecture,
+                      n_per_class=override.n_per_class or entry.n_per_class, recipe=recipe, weights=[],
+                      tuning=None, suites=["rehearsal"], override=override, origin="user", path="",
+                      description=f"Rehearsal of {entry.name} at toy size ({changed}); otherwise its recipe. "
+                                  + entry.description)
+    parse_entry(derived.to_dict(), f"{entry.name} with --override")  # the override must still make a valid entry
+    entries[name] = derived
+    return derived
