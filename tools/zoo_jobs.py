@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -73,9 +74,39 @@ def protocol_version(protocol: str) -> int:
     return load_protocol(protocol).version
 
 
+def claim_roles() -> set[str]:
+    """Every entry a claim test uses (benchmark/reports/claims.yaml, all families), and the sources they need."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "benchmark" / "reports" / "claims.yaml").read_text())
+    names: set[str] = set()
+
+    def collect(v):
+        if isinstance(v, str):
+            names.add(v)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                collect(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+
+    for family in config["families"]:
+        collect(family["roles"])
+    return names
+
+
+def group(entries, name: str, claims: set[str]) -> int:
+    """What to make first: the claims' entries (and their sources), then the data-size sweeps, then the rest."""
+    if name in claims or any(entries[c].source == name for c in claims if c in entries):
+        return 0
+    return 1 if re.search(r"_n\d+$", name) else 2
+
+
 def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str]) -> list:
     """Jobs whose inputs are all there, best first."""
     jobs = []
+    claims = claim_roles()
     chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
               (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_")]
     sources = {e.source for e in entries.values() if e.source}
@@ -95,9 +126,12 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
             if w is None:
                 if src is None or src.published(s):
                     # seed 0 of sources first (tunings wait for them), then by seed so claims fill evenly
-                    jobs.append(Job("train", e.name, s, (0 if s == 0 and e.name in sources else 2, s, depth, e.name)))
+                    first = s == 0 and e.name in sources
+                    jobs.append(Job("train", e.name, s, (0,) if first else (2, group(entries, e.name, claims), s, depth,
+                                                                           e.name)))
             elif protocol and not record_exists(protocol, e.name, s, w.sha256):
-                jobs.append(Job("evaluate", e.name, s, (2, s, 2, e.name)))  # a seed's records as its weights land
+                # a seed's records as its weights land
+                jobs.append(Job("evaluate", e.name, s, (2, group(entries, e.name, claims), s, 2, e.name)))
     return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
 
 
