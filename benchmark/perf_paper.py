@@ -56,10 +56,11 @@ def _examples_per_second(step, per_call: int, opts: PaperPerfOptions) -> float:
     return opts.batch * calls * per_call / (time.perf_counter() - t0)
 
 
-def _model(arch: str, opts: PaperPerfOptions):
+def _model(arch: str, opts: PaperPerfOptions, shape=None, classes=None):
     from benchmark.models import create_model
 
-    shape, classes = PAPER_MODELS[arch]
+    if shape is None:
+        shape, classes = PAPER_MODELS[arch]
     torch.manual_seed(0)
     model = create_model(arch, classes, shape[0]).to(opts.device)
     if opts.channels_last:
@@ -82,12 +83,12 @@ def _recipe(strategy: str, batch: int):
                   replays=8)
 
 
-def ours_rate(arch: str, strategy: str, opts: PaperPerfOptions) -> float:
+def ours_rate(arch: str, strategy: str, opts: PaperPerfOptions, shape=None, classes=None) -> float:
     """Examples per second per optimizer step, through the benchmark's training code path."""
     from benchmark.strategies import STRATEGIES, Batch
     from benchmark.training.runner import TrainingRun
 
-    model, shape, classes = _model(arch, opts)
+    model, shape, classes = _model(arch, opts, shape, classes)
     x, y = _batch(shape, classes, opts)
     recipe = _recipe(strategy, opts.batch)
     strat = STRATEGIES.get(strategy)(recipe, EPS, "Linf")

@@ -19,7 +19,7 @@ LAYERS = [
     ("benchmark.training",),
     ("benchmark.evaluation",),
     ("benchmark.gate", "benchmark.reports", "benchmark.perf", "benchmark.transfer", "benchmark.tuning",
-     "benchmark.perf_paper"),
+     "benchmark.perf_paper", "benchmark.projection"),
     ("benchmark.api",),
     ("benchmark.cli", "benchmark.__main__"),
 ]

@@ -16,6 +16,13 @@ def available_seeds(entry, asked, weights: str, cache) -> list[int]:
     if asked:
         return check_seeds(entry, asked)
     seeds = [s for s in entry.seeds if has_weights(entry, s, weights, cache)]
+    if not seeds and "paper" in entry.suites and weights in ("auto", "published"):
+        from benchmark.evaluation import load_protocol
+        from benchmark.projection import chain_message
+        from benchmark.zoo import load_entries
+
+        raise BenchmarkError(chain_message(entry, load_entries(), lambda e: any(
+            has_weights(e, s, "auto", cache) for s in e.seeds), load_protocol(entry.protocol)))
     if not seeds and weights == "published":
         raise BenchmarkError(f"{entry.name} has no published weights for seeds {entry.seeds}: train them with "
                              f"`{train_command(entry)}` and evaluate with --weights trained")
@@ -148,8 +155,19 @@ def cmd_evaluate(args) -> int:
     setup(opts.device)
     entries = load_entries()
     where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir)
-    evaluate_all(overridden(args, entries, selected_models(args, entries)), args.seed, args.protocol, opts, where,
-                 entries, n_parallel=1 if args.override else args.jobs)  # derived entries live in this process
+    names = overridden(args, entries, selected_models(args, entries))
+    if args.dry_run or any("paper" in entries[n].suites for n in names):
+        from benchmark.evaluation import load_protocol
+        from benchmark.projection import evaluation_projection
+
+        print(f"plan ({'dry run: nothing is evaluated' if args.dry_run else 'measured before starting'}):")
+        for n in names:
+            proto = load_protocol(args.protocol or entries[n].protocol)
+            print(f"  {evaluation_projection(entries[n], proto, opts.device, args.n).describe()}", flush=True)
+        if args.dry_run:
+            return 0
+    evaluate_all(names, args.seed, args.protocol, opts, where, entries,
+                 n_parallel=1 if args.override else args.jobs)  # derived entries live in this process
     return 0
 
 
@@ -169,6 +187,8 @@ def add_parsers(sub) -> None:
                         "for `python -m benchmark verify RECORD`")
     p.add_argument("--no-resume", action="store_true",
                    help="start again instead of continuing an interrupted evaluation of the same record")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the projected time (measured on this device) of each evaluation and stop")
     add_override(p)
     add_eval_options(p)
     add_common(p)

@@ -31,6 +31,19 @@ def report(rec) -> None:
           f"train acc {last.get('train_accuracy', 0):.3f}")
 
 
+def print_training_plan(names, entries, args, opts) -> None:
+    """What `train` is about to do, sources first, each with its projected time and sizes (measured here)."""
+    from benchmark.projection import training_projection
+    from benchmark.zoo import check_seeds, dependency_order, has_weights
+
+    todo = [n for n in dependency_order(names, entries)
+            if n in names or any(not has_weights(entries[n], s, opts.source_weights, opts.cache)
+                                 for s in check_seeds(entries[n], None))]
+    print(f"plan ({'dry run: nothing is trained' if args.dry_run else 'measured before starting'}):")
+    for name in todo:
+        print(f"  {training_projection(entries[name], opts.device).describe()}", flush=True)
+
+
 def cmd_train(args) -> int:
     from benchmark.distributed import setup
     from benchmark.training import train_entry
@@ -41,6 +54,10 @@ def cmd_train(args) -> int:
     setup(opts.device)
     entries = load_entries()
     names = overridden(args, entries, selected_models(args, entries))
+    if args.dry_run or any("paper" in entries[n].suites for n in names):
+        print_training_plan(names, entries, args, opts)
+        if args.dry_run:
+            return 0
     t0 = time.perf_counter()
     count = 0
     for name in [n for n in dependency_order(names, entries) if n in names]:  # asked-for sources first
@@ -113,6 +130,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--publish", action="store_true", help="publish the weights into the project after training")
     p.add_argument("--source-weights", default="auto", choices=["auto", "published", "trained"],
                    help="which weights of a transfer's source to start from (auto: published when it has them)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the projected time (measured on this device in a few steps), disk and download sizes "
+                        "of each training, sources first, and stop")
     add_override(p)
     add_common(p)
     p.set_defaults(func=cmd_train)

@@ -78,6 +78,12 @@ class DatasetRequest:
 DatasetLoader = Callable[[DatasetRequest], Dataset]
 DATASETS: Registry[DatasetLoader] = Registry("dataset")
 register_dataset = DATASETS.register
+DOWNLOAD_BYTES: dict[str, int] = {}   # what a loader downloads when the data is not there (set by the loader)
+
+
+def download_size(name: str) -> int | None:
+    """Bytes a dataset's loader downloads (None when it downloads nothing or the size is unknown)."""
+    return DOWNLOAD_BYTES.get(name)
 
 
 def load_dataset(name: str, train: bool, data_dir: Path | str | None = None, download: bool = True, **kw):

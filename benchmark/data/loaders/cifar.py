@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.data.datasets import DatasetRequest, ImageDataset, default_data_root, register_dataset
+from benchmark.data.datasets import DOWNLOAD_BYTES, DatasetRequest, ImageDataset, default_data_root, register_dataset
 from benchmark.errors import BenchmarkError
 
 
@@ -22,6 +22,10 @@ def _load_cifar(num_classes: int, req: DatasetRequest) -> ImageDataset:
         ) from None
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     return ImageDataset(images, torch.tensor(ds.targets), f"cifar{num_classes}", list(ds.classes))
+
+
+# the archives torchvision downloads (cifar-10-python.tar.gz, cifar-100-python.tar.gz)
+DOWNLOAD_BYTES.update({"cifar10": 170_498_071, "cifar100": 169_001_437})
 
 
 @register_dataset("cifar10")
