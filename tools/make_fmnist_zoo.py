@@ -266,6 +266,18 @@ def main():
            retrain={"epochs": 6, "batch_size": 128, "lr": 0.05},
            adv={"epochs": 6, "batch_size": 128, "lr": 0.05, "eps": EPS, "attack_steps": 7},
            ks=[1, 2, 3], main_suites=("rev", "full"), extras=False, pair=REVERSE)
+    # why claim (d) fails: a linear head on robust features learned on the target task itself (the other
+    # pair's robust source, trained on all of the target classes), with the low-data head's hyperparameters
+    for p, q, pair in (("fmnist_", "fmnist_rev_", FORWARD), ("fmnist_rev_", "fmnist_", REVERSE)):
+        for n in (10, 100):
+            lin = inherit(steps_recipe(n, {"epochs": 20, "batch_size": 128, "lr": 0.05}), f"{p}linear_n{n}",
+                          steps_recipe(n, {"epochs": 20, "batch_size": 128, "lr": 0.05})["epochs"])
+            write(f"{p}linear_n{n}_oracle", pair.target, "linear", lin, arch="wrn_10_1", source=f"{q}src_robust",
+                  n=n, suites=("rev", "full") if p == "fmnist_rev_" else ("full",), inherits=f"{p}linear_n{n}",
+                  desc=f"Analysis of claim (d): a linear head, {n} examples per class, on robust features learned on "
+                       f"the target classes themselves ({q}src_robust, adversarially trained on all of "
+                       f"{pair.target_classes}): how far the best robust features carry a frozen-feature transfer. "
+                       f"Hyperparameters of {p}linear_n{n}.")
 
 
 if __name__ == "__main__":
