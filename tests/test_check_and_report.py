@@ -158,9 +158,10 @@ def test_report_writes_leaderboard_with_seeds_and_plots(tiny_zoo, capsys):
     assert all(" ± " in r for r in rows) and all("| 2 |" in r for r in rows)  # mean ± sd over 2 seeds
     worst = [float(r.split("**")[1].split(" ± ")[0]) for r in rows]
     assert worst == sorted(worst, reverse=True)
-    for plot in ("data_size", "blocks", "cost", "eps"):
-        assert (reports / "plots" / f"{plot}_fmnist-linf-quick.png").stat().st_size > 10_000
-        assert f"plots/{plot}_fmnist-linf-quick.png" in md
+    for plot in ("data_size_fmnist-linf-quick_fmnist-tgt", "blocks_fmnist-linf-quick", "cost_fmnist-linf-quick",
+                 "eps_fmnist-linf-quick"):
+        assert (reports / "plots" / f"{plot}.png").stat().st_size > 10_000
+        assert f"plots/{plot}.png" in md
 
 
 def test_plot_styles_are_all_distinct():

@@ -81,7 +81,7 @@ def reproduction_line(flips, rewritten: bool) -> str:
 
 
 def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproduction: list | None = None,
-                 n_parallel: int | None = None) -> dict[str, list[dict]]:
+                 n_parallel: int | None = None, seeds_by_entry: dict | None = None) -> dict[str, list[dict]]:
     """Evaluate every seed of every entry; bad input (protocol, data, seeds) is refused before any work.
 
     Published weights are compared example by example with their committed record, which
@@ -107,7 +107,8 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
             proto.check_eps(opts.eps, task)
         if opts.n is not None and opts.n <= 0:
             raise BenchmarkError(f"--n must be positive, got {opts.n}")
-        plan.append((entry, proto, available_seeds(entry, seeds_asked, where.weights, where.cache)))
+        asked = seeds_by_entry.get(name) if seeds_by_entry else seeds_asked
+        plan.append((entry, proto, available_seeds(entry, asked, where.weights, where.cache)))
     from benchmark.evaluation.pool import Job, default_jobs, evaluate_jobs
 
     jobs = [Job(entry.name, seed, proto) for entry, proto, seeds in plan for seed in seeds]

@@ -27,8 +27,11 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     topts = train_options(args)
     trained = 0
+    seeds = {name: (entries[name].seeds if args.all_seeds else
+                    [s for s in (args.seed or entries[name].seeds[:1]) if s in entries[name].seeds])
+             for name in names}
     for name in names:  # only what has no weights at all is trained (published weights come with the project)
-        for seed in entries[name].seeds:
+        for seed in seeds[name]:
             if not has_weights(entries[name], seed, "auto", topts.cache):
                 ensure_sources(name, seed, entries, topts)
                 report(train_entry(entries[name], seed, topts, entries=entries))
@@ -36,7 +39,8 @@ def cmd_run(args) -> int:
     t_train = time.perf_counter() - t0
     where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir)
     reproduction = []  # published weights against their committed records, example by example
-    done = evaluate_all(names, None, protocol, opts, where, entries, reproduction, n_parallel=args.jobs)
+    done = evaluate_all(names, None, protocol, opts, where, entries, reproduction, n_parallel=args.jobs,
+                        seeds_by_entry=seeds)
     differ = [f for f in reproduction if f.problem or f.examples]
     same = len(reproduction) - len(differ)
     n_models = sum(len(r) for r in done.values())
@@ -57,7 +61,11 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="the main job: evaluate a whole suite (published weights; trains what has none)")
     p.add_argument("--suite", default="quick")
     p.add_argument("--protocol", default=None, help="default: fmnist-linf-quick for the CPU suites")
-    p.add_argument("--report", action="store_true", help="also write reports/ (leaderboard, plots, claims)")
+    p.add_argument("--report", action="store_true",
+                   help="also write reports/ (leaderboard, plots, claims) from every committed record")
+    p.add_argument("--seed", type=int, nargs="+", default=None,
+                   help="seeds to evaluate (default: each entry's first seed; the reports use every committed seed)")
+    p.add_argument("--all-seeds", action="store_true", help="evaluate every seed of every entry")
     p.add_argument("--no-resume", action="store_true")
     add_eval_options(p)
     add_common(p)

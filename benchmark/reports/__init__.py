@@ -9,13 +9,19 @@ from benchmark.io import atomic_write_text
 from benchmark.paths import project_reports_dir
 
 
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
 def build_report(results_roots=None, reports_root=None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import yaml
 
-    from benchmark.reports import plots
+    from benchmark.reports import datasize, plots
     from benchmark.reports.claims import CLAIMS_FILE, claims_markdown, evaluate_claims
     from benchmark.reports.frame import aggregate, records_frame
     from benchmark.reports.leaderboard import leaderboard_markdown
@@ -29,10 +35,22 @@ def build_report(results_roots=None, reports_root=None) -> Path:
     out = Path(reports_root or project_reports_dir())
     plots_dir = out / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(CLAIMS_FILE.read_text())
     made = []
+    family_plots = {}
+    claims_rows = {r["model"]: r for _, r in agg[agg.protocol == config["protocol"]].iterrows()}
+    for family in config["families"]:  # the data-size report, one plot per task pair and family
+        title = f"Accuracy and cost versus data size: {family['name']}, {family.get('pair', '')}"
+        path = datasize.plot(datasize.curves(claims_rows, family, config["data_size"]), config["data_size"]["arms"],
+                             title, plots_dir / f"data_size_{_slug(family['name'])}.png")
+        if path:
+            family_plots[family["name"]] = f"plots/{path.name}"
+            made.append((f"{title} ({config['protocol']})", f"plots/{path.name}"))
     for proto in sorted(agg.protocol.unique()):
-        for title, fn, data in (("Accuracy versus data size", plots.plot_data_size, agg),
-                                ("Robustness versus blocks retrained", plots.plot_blocks, agg),
+        if not family_plots:  # a zoo without the embedded suite's data-size config: a plot per target task
+            made += [(f"Accuracy versus data size ({proto}, {p.stem.split('_')[-1]})", f"plots/{p.name}")
+                     for p in plots.plot_data_size(agg, plots_dir, proto)]
+        for title, fn, data in (("Robustness versus blocks retrained", plots.plot_blocks, agg),
                                 ("Robustness versus training cost", plots.plot_cost, agg),
                                 ("Transfer versus source strength", plots.plot_source_strength, agg),
                                 ("LwF: accuracy versus lambda", plots.plot_lwf_lambda, agg),
@@ -40,11 +58,11 @@ def build_report(results_roots=None, reports_root=None) -> Path:
             path = fn(data, plots_dir, proto)
             if path:
                 made.append((f"{title} ({proto})", f"plots/{path.name}"))
-    config = yaml.safe_load(CLAIMS_FILE.read_text())
     claims_name = None
     if config["protocol"] in set(agg.protocol):
         claims_name = "claims.md"
-        atomic_write_text(out / claims_name, claims_markdown(evaluate_claims(agg, config), config["protocol"]) + "\n")
+        text = claims_markdown(evaluate_claims(agg, config), config["protocol"], agg, config, family_plots)
+        atomic_write_text(out / claims_name, text + "\n")
     md = out / "leaderboard.md"
     atomic_write_text(md, leaderboard_markdown(agg, made, claims_name) + "\n")
     return md

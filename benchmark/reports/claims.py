@@ -1,8 +1,9 @@
-"""The paper's four claims on the embedded task, each with per-seed numbers, a 95% interval
-(seeds and evaluation subset together, see benchmark.stats) and a verdict computed from
-the records: reproduced (the interval lies on the paper's side), contradicted (it lies on
-the other side), or inconclusive (it contains the boundary). Which entries play which
-role is data: benchmark/reports/claims.yaml.
+"""The paper's four claims on the embedded tasks, per task pair and architecture family, each with
+per-seed numbers, a 95% interval (seeds and evaluation subset together, see benchmark.stats) and
+a verdict computed from the records: reproduced (the interval lies on the paper's side),
+contradicted (it lies on the other side), or inconclusive (it contains the boundary). Which
+entries play which role, and how many seeds each test uses (fixed in advance), is data:
+benchmark/reports/claims.yaml.
 """
 
 from __future__ import annotations
@@ -58,9 +59,26 @@ class Claim:
         return "inconclusive"
 
 
-def _rows(agg, protocol: str):
+class Rows(dict):
+    """Records by model, cut to a family's fixed seeds; `need`: how many seeds every test must have."""
+
+    need: int | None = None
+
+
+def _rows(agg, protocol: str, limit: int | None = None) -> Rows:
+    """Records by model, each cut to its seeds below `limit` (a family's fixed seed count)."""
     g = agg[agg.protocol == protocol]
-    return {r["model"]: r for _, r in g.iterrows()}
+    rows = Rows()
+    rows.need = limit
+    for _, r in g.iterrows():
+        r = r.copy()
+        if limit is not None:
+            keep = [i for i, s in enumerate(r["seeds"]) if s < limit]
+            for key in ("seeds", "clean_outcomes", "robust_outcomes"):
+                r[key] = [r[key][i] for i in keep]
+        if r["seeds"]:
+            rows[r["model"]] = r
+    return rows
 
 
 def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
@@ -80,21 +98,33 @@ def _fmt_seeds(row, what: str, seeds: list[int]) -> str:
     return ", ".join(f"{100 * sum(by_seed[s]) / len(by_seed[s]):.1f}" for s in seeds)
 
 
+def _enough(rows, seeds: list[int], *names: str) -> str | None:
+    """Why a test cannot run (fewer seeds than fixed in advance: never decided on fewer), else None."""
+    need = getattr(rows, "need", None)
+    if need is not None and len(seeds) < need:
+        return f"only {len(seeds)} of the {need} fixed seeds evaluated ({', '.join(names)})"
+    return None
+
+
 def level(rows, name: str, what: str = "robust") -> tuple[Estimate | None, str]:
     row = rows.get(name)
     if row is None:
-        return None, ""
+        return None, f"{name}: no records"
     seeds = sorted(row["seeds"])
+    short = _enough(rows, seeds, name)
+    if short:
+        return None, short
     return accuracy_estimate(_outcomes(row, what, seeds)), _fmt_seeds(row, what, seeds)
 
 
 def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, str]:
     ra, rb = rows.get(a), rows.get(b)
     if ra is None or rb is None:
-        return None, ""
+        return None, f"{a if ra is None else b}: no records"
     seeds = _common_seeds(ra, rb)
-    if not seeds:
-        return None, ""
+    short = _enough(rows, seeds, a, b)
+    if short:
+        return None, short
     est = difference_estimate(_outcomes(ra, what, seeds), _outcomes(rb, what, seeds))
     return est, f"{a}: {_fmt_seeds(ra, what, seeds)}; {b}: {_fmt_seeds(rb, what, seeds)} (seeds {seeds})"
 
@@ -129,6 +159,8 @@ def claim_b(rows, roles) -> Claim:
             t.note = "not significant either way"
             c.notes.append(f"{a} -> {b}: {est.pct()} points, not significant either way")
             continue
+        if t.verdict == "missing":
+            c.notes.append(f"{a} -> {b}: {seeds}")
         c.tests.append(t)
     return c
 
@@ -169,32 +201,46 @@ CLAIMS = (claim_a, claim_b, claim_c, claim_d)
 
 
 def evaluate_claims(agg, config: dict | None = None) -> list[tuple[dict, list[Claim]]]:
+    """Each family's claims on exactly its fixed number of seeds (0 .. seeds-1 of every role)."""
     config = config or yaml.safe_load(CLAIMS_FILE.read_text())
-    rows = _rows(agg, config["protocol"])
-    return [(family, [fn(rows, family["roles"]) for fn in CLAIMS]) for family in config["families"]]
+    out = []
+    for family in config["families"]:
+        limit = family.get("seeds")
+        rows = _rows(agg, config["protocol"], limit)
+        out.append((family, [fn(rows, family["roles"]) for fn in CLAIMS]))
+    return out
 
 
-def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str) -> str:
-    lines = ["# The paper's claims on the embedded task", "",
+def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg=None, config: dict | None = None,
+                    plots: dict[str, str] | None = None) -> str:
+    from benchmark.reports import analysis
+
+    config = config or yaml.safe_load(CLAIMS_FILE.read_text())
+    lines = ["# The paper's claims on the embedded tasks", "",
              "Generated by `python -m benchmark report` from the records in `results/` (protocol "
-             f"`{protocol}`): Shafahi et al., *Adversarially Robust Transfer Learning*, ICLR 2020, tested on the",
-             "Fashion-MNIST transfer task (source classes 0-4, target classes 5-9, Linf eps 0.1).", "",
+             f"`{protocol}`): Shafahi et al., *Adversarially Robust Transfer Learning*, ICLR 2020, tested on two",
+             "Fashion-MNIST task pairs (Linf eps 0.1): source classes 0-4 -> target classes 5-9, and the reverse,",
+             "on the paper-like WRN-10-1 and, on the first pair, a small CNN.", "",
              "Every number is a mean over seeds (a transfer's seed s starts from its source's seed s) with its 95%",
              "interval, in accuracy points, counting both the spread over seeds and the sampling error of the",
-             "fixed evaluation subset (paired by seed and example for differences; `benchmark/stats.py`). A test is",
-             "**reproduced** when its whole interval lies on the paper's side, **contradicted** when it lies on",
-             "the other side, and **inconclusive** otherwise. A claim is contradicted if any of its tests is,",
-             "reproduced if all are, inconclusive otherwise. Tests are not corrected for multiple comparisons.",
-             "Hyperparameters of every arm were selected with the same budget on a validation split carved from",
-             "the target's training data (`results/tuning/`), never on the test subset.", ""]
-    summary = ["| claim | " + " | ".join(f["name"] for f, _ in results) + " |",
-               "|---|" + "---|" * len(results)]
+             "fixed evaluation subset (paired by seed and example for differences; `benchmark/stats.py`). Each",
+             "family's seed count is fixed in advance in `benchmark/reports/claims.yaml` (seeds 0 .. N-1 of every",
+             "role), never raised to make an interval clear its boundary; a test with fewer seeds evaluated is",
+             "*missing data*. A test is **reproduced** when its whole interval lies on the paper's side,",
+             "**contradicted** when it lies on the other side, and **inconclusive** otherwise. A claim is",
+             "contradicted if any of its tests is, reproduced if all are, inconclusive otherwise. Tests are not",
+             "corrected for multiple comparisons. Hyperparameters of every arm were selected with the same budget on",
+             "a validation split carved from the target's training data (`results/tuning/`), never on the test",
+             "subset.", ""]
+    summary = ["| claim | " + " | ".join(f"{f['name']} ({f.get('pair', '')}; {f.get('seeds', '?')} seeds)"
+                                         for f, _ in results) + " |", "|---|" + "---|" * len(results)]
     for i, claim in enumerate(results[0][1]):
         cells = [f"**{c[i].verdict}**" for _, c in results]
         summary.append(f"| ({claim.key}) {claim.statement} | " + " | ".join(cells) + " |")
     lines += summary + [""]
     for family, claims in results:
-        lines += [f"## {family['name']}", "", family.get("description", ""), ""]
+        lines += [f"## {family['name']}: {family.get('pair', '')}", "", family.get("description", ""), "",
+                  f"Seeds fixed in advance: {family.get('seeds', 'all')} per role.", ""]
         for claim in claims:
             lines += [f"### ({claim.key}) {claim.verdict}", "", claim.statement, "",
                       "| test | estimate (points) [95% interval] | per seed (%) | verdict |", "|---|---|---|---|"]
@@ -206,4 +252,6 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str) -> s
             lines += [f"- {n}" for n in claim.notes]
             if claim.notes:
                 lines.append("")
+        if agg is not None:
+            lines += analysis.family_sections(agg, family, claims, config, protocol, (plots or {}).get(family["name"]))
     return "\n".join(lines)

@@ -18,6 +18,12 @@ def family_label(entry: dict) -> str:
         return entry.get("strategy", "?")
 
 
+def _current_version(protocol: str) -> int | None:
+    from benchmark.evaluation import available_protocols, load_protocol
+
+    return load_protocol(protocol).version if protocol in available_protocols() else None
+
+
 def records_frame(roots=None, include_sweeps: bool = False):
     """Every record, one row per seed, with the per-example outcomes kept for statistics."""
     import pandas as pd
@@ -26,7 +32,13 @@ def records_frame(roots=None, include_sweeps: bool = False):
 
     rows = []
     labels: dict[str, str] = {}
+    current: dict[str, int | None] = {}
     for r in load_records(roots, include_sweeps):
+        proto = r["protocol"]["name"]
+        if proto not in current:
+            current[proto] = _current_version(proto)
+        if current[proto] is not None and r["protocol"].get("version") != current[proto]:
+            continue  # a record of an earlier version of the protocol: not comparable, regenerate it
         e = r.get("entry", {}) or {}
         recipe = e.get("recipe") or {}
         training = r.get("training") or {}

@@ -70,26 +70,34 @@ def per_class_size(row) -> float:
 
 
 def _series_label(row, main_source: str) -> str:
+    """A strategy's curve across data sizes: its label without the recipe details that vary with size
+    (LwF's warm start), but telling training from scratch and fine-tuning apart."""
     label = row["family"]
+    if " (" in label and not any(k in label for k in ("from scratch", "fine-tune", "source")):
+        label = label.split(" (")[0]
     if row["source"] not in (main_source, "-"):
         label += f" on {row['source']}"
     return f"{label} [{row['architecture']}]"
 
 
-def plot_data_size(agg, out: Path, protocol: str) -> Path | None:
-    g = agg[(agg.protocol == protocol) & agg.task.astype(str).str.endswith("tgt")].copy()
-    if g.empty:
-        return None
-    g["n"] = [per_class_size(r) for _, r in g.iterrows()]
-    g = g[g.n == g.n]
-    main_source = g.source[g.source != "-"].mode().iloc[0] if (g.source != "-").any() else "-"
-    g["series"] = [_series_label(r, main_source) for _, r in g.iterrows()]
-    series = sorted(s for s, part in g.groupby("series") if part["n"].nunique() >= 2)
-    if not series:
-        return None
-    return _robust_and_clean(g, series, "n", "training examples per class (log scale; rightmost = all)",
-                             f"Accuracy versus target data size ({protocol})", out / f"data_size_{protocol}.png",
-                             log_x=True)
+def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
+    """Any zoo's data-size plot, one per target task: every strategy with two or more data sizes
+    (the embedded suite's own report, with intervals and cost, is benchmark.reports.datasize)."""
+    made = []
+    transfers = agg[(agg.protocol == protocol) & (agg.source != "-")]
+    for task in sorted(set(transfers.task.astype(str))):
+        g = agg[(agg.protocol == protocol) & (agg.task.astype(str) == task)].copy()
+        g["n"] = [per_class_size(r) for _, r in g.iterrows()]
+        g = g[g.n == g.n]
+        main_source = g.source[g.source != "-"].mode().iloc[0] if (g.source != "-").any() else "-"
+        g["series"] = [_series_label(r, main_source) for _, r in g.iterrows()]
+        series = sorted(s for s, part in g.groupby("series") if part["n"].nunique() >= 2)
+        if series:
+            made.append(_robust_and_clean(g.groupby(["series", "n"], as_index=False).first(), series, "n",
+                                          "training examples per class (log scale; rightmost = all)",
+                                          f"Accuracy versus target data size on {task} ({protocol})",
+                                          out / f"data_size_{protocol}_{task}.png", log_x=True))
+    return made
 
 
 def plot_blocks(agg, out: Path, protocol: str) -> Path | None:

@@ -1,0 +1,175 @@
+"""The report a user reads first: robustness versus target data size, for every strategy, per task
+pair and architecture family, with training cost beside it, and where transfer and adversarial
+training from scratch cross.
+
+Which entries make each curve is data (benchmark/reports/claims.yaml, `data_size`): entry
+`{prefix}{arm}_n{n}` at n examples per class, `{prefix}{arm}` with all the data, and for
+adversarial training from scratch with all the data, the other task pair's robust source
+(adversarially trained on all of this pair's target classes; free AT, not PGD-7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.stats import Estimate, accuracy_estimate, difference_estimate
+
+
+@dataclass
+class Point:
+    arm: str
+    size: int | str               # examples per class, or "all"
+    model: str
+    n: float                      # examples per class as a number (all: the training pool per class)
+    robust: Estimate
+    clean: Estimate
+    cost: float | None            # forward+backward passes per training run (mean over seeds)
+    seeds: list[int]
+    note: str = ""
+
+
+@dataclass
+class Crossover:
+    arm: str
+    rows: list[tuple[int | str, Estimate]] = field(default_factory=list)   # (size, transfer - scratch)
+    text: str = ""
+
+
+def _seeds(row, limit: int | None) -> list[int]:
+    seeds = sorted(row["seeds"])
+    return [s for s in seeds if limit is None or s < limit]
+
+
+def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
+    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
+    return [by_seed[s] for s in seeds]
+
+
+def _size_value(row, size) -> float:
+    if size != "all":
+        return float(size)
+    n_train, n_classes = row.get("n_train"), row.get("n_classes")
+    return float(n_train) / float(n_classes) if n_train and n_classes else float("nan")
+
+
+def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None) -> dict[str, list[Point]]:
+    """Every arm's points (sizes with records), for one family."""
+    ds = family.get("data_size")
+    if not ds:
+        return {}
+    out: dict[str, list[Point]] = {}
+    for arm in config["arms"]:
+        points = []
+        for size in config["sizes"]:
+            name = f"{ds['prefix']}{arm}" + ("" if size == "all" else f"_n{size}")
+            note = ""
+            if arm == "adv_scratch" and size == "all":
+                name, note = ds.get("scratch_all"), "free AT, all data (the other pair's robust source)"
+            row = rows.get(name) if name else None
+            if row is None:
+                continue
+            seeds = _seeds(row, seed_limit)
+            if not seeds:
+                continue
+            cost = row.get("cost")
+            points.append(Point(arm, size, name, _size_value(row, size), accuracy_estimate(_outcomes(row, "robust", seeds)),
+                                accuracy_estimate(_outcomes(row, "clean", seeds)),
+                                None if cost is None or cost != cost else float(cost), seeds, note))
+        if points:
+            out[arm] = points
+    return out
+
+
+def crossover(rows: dict, family: dict, config: dict, arm: str, seed_limit: int | None = None) -> Crossover:
+    """Transfer arm minus adversarial training from scratch at each size with both, and where the sign flips."""
+    ds = family["data_size"]
+    c = Crossover(arm)
+    for size in config["sizes"]:
+        if size == "all":
+            a, b = rows.get(f"{ds['prefix']}{arm}"), rows.get(ds.get("scratch_all") or "")
+        else:
+            a, b = rows.get(f"{ds['prefix']}{arm}_n{size}"), rows.get(f"{ds['prefix']}adv_scratch_n{size}")
+        if a is None or b is None:
+            continue
+        seeds = sorted(set(_seeds(a, seed_limit)) & set(_seeds(b, seed_limit)))
+        if seeds:
+            c.rows.append((size, difference_estimate(_outcomes(a, "robust", seeds), _outcomes(b, "robust", seeds))))
+    c.text = _crossover_text(c.rows, config["arms"][arm])
+    return c
+
+
+def _crossover_text(rows: list[tuple[int | str, Estimate]], label: str) -> str:
+    if len(rows) < 2:
+        return f"{label}: too few sizes measured against adversarial training from scratch"
+    sides = [e.excludes(0.0) for _, e in rows]
+    means = [e.mean for _, e in rows]
+    sizes = [s for s, _ in rows]
+    flips = [i for i in range(len(rows) - 1) if (means[i] > 0) != (means[i + 1] > 0)]
+    if not flips:
+        lead = "transfer" if means[0] > 0 else "adversarial training from scratch"
+        sig = sum(1 for s in sides if s != 0)
+        return (f"{label}: no crossover between {sizes[0]} and {sizes[-1]} examples per class: {lead} is ahead at "
+                f"every size ({sig} of {len(rows)} differences significant)")
+    i = flips[0]
+    lo_size, hi_size = sizes[i], sizes[i + 1]
+    if isinstance(lo_size, int) and isinstance(hi_size, int):  # where the means cross, on a log scale
+        t = means[i] / (means[i] - means[i + 1])
+        point = math.exp(math.log(lo_size) + t * (math.log(hi_size) - math.log(lo_size)))
+        where = f"about {point:.0f} examples per class"
+    else:
+        where = f"between {lo_size} and {hi_size} examples per class"
+    # the interval: from the largest size below with a significant lead for one side to the smallest above
+    # with a significant lead for the other (where the crossing can lie at 95%)
+    before = [sizes[j] for j in range(i + 1) if sides[j] == (1 if means[i] > 0 else -1)]
+    after = [sizes[j] for j in range(i + 1, len(rows)) if sides[j] == (1 if means[i + 1] > 0 else -1)]
+    bounds = f"[{before[-1] if before else sizes[0] if sides[0] else '<' + str(sizes[0])}, " \
+             f"{after[0] if after else '>' + str(sizes[-1])}]"
+    first = "transfer" if means[i] > 0 else "adversarial training from scratch"
+    return (f"{label}: the curves cross at {where} (interval {bounds} examples per class): {first} is ahead "
+            "below it")
+
+
+def crossover_table(c: Crossover) -> list[str]:
+    lines = ["| examples per class | transfer - scratch, robust (points) [95% interval] |", "|---|---|"]
+    lines += [f"| {size} | {est.pct()} |" for size, est in c.rows]
+    return lines
+
+
+def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: str, path: Path) -> Path | None:
+    """Three panels against examples per class: robust and clean accuracy (95% intervals) and training cost."""
+    import matplotlib.pyplot as plt
+
+    from benchmark.reports.plots import styles
+
+    if not curves_by_arm:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    for style, (arm, points) in zip(styles(len(curves_by_arm)), curves_by_arm.items()):
+        pts = sorted(points, key=lambda p: p.n)
+        for ax, what in zip(axes[:2], ("robust", "clean")):
+            ests = [getattr(p, what) for p in pts]
+            ax.errorbar([p.n for p in pts], [100 * e.mean for e in ests],
+                        yerr=[[100 * (e.mean - e.low) for e in ests], [100 * (e.high - e.mean) for e in ests]],
+                        capsize=3, label=labels[arm], **style)
+            for p in pts:
+                if p.note:
+                    ax.annotate("free AT", (p.n, 100 * getattr(p, what).mean), fontsize=7, xytext=(4, -10),
+                                textcoords="offset points")
+        costed = [p for p in pts if p.cost]
+        if costed:
+            axes[2].plot([p.n for p in costed], [p.cost for p in costed], label=labels[arm], **style)
+    for ax, what in zip(axes, ("robust accuracy, worst case (%)", "clean accuracy (%)",
+                               "training cost (forward+backward passes)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training examples per class (log scale; rightmost = all)")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (mean and 95% interval over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
