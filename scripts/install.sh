@@ -8,6 +8,12 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq dataset-fashion-mnist
 fi
+# Chromium for the leaderboard page's browser test (tests/test_html_report.py); the test is skipped
+# with its reason where the package cannot be installed
+if ! command -v chromium >/dev/null 2>&1; then
+    ($SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || { $SUDO apt-get update -qq && \
+        $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; }) || echo "chromium not installed: the browser test will be skipped"
+fi
 PY=${PYTHON:-python3}
 # torch first, pinned to the release the project is tested with (a local wheel on the dev machines)
 $PY -m pip install -q torch==2.14.1 torchvision==0.29.1

@@ -24,6 +24,7 @@ def build_report(results_roots=None, reports_root=None) -> Path:
     from benchmark.reports import datasize, plots
     from benchmark.reports.claims import CLAIMS_FILE, claims_markdown, evaluate_claims
     from benchmark.reports.frame import aggregate, records_frame
+    from benchmark.reports.html import index_html
     from benchmark.reports.leaderboard import leaderboard_markdown
 
     df = records_frame(results_roots)
@@ -58,11 +59,13 @@ def build_report(results_roots=None, reports_root=None) -> Path:
             path = fn(data, plots_dir, proto)
             if path:
                 made.append((f"{title} ({proto})", f"plots/{path.name}"))
-    claims_name = None
+    claims_name, claims = None, None
     if config["protocol"] in set(agg.protocol):
         claims_name = "claims.md"
-        text = claims_markdown(evaluate_claims(agg, config), config["protocol"], agg, config, family_plots)
+        claims = evaluate_claims(agg, config)
+        text = claims_markdown(claims, config["protocol"], agg, config, family_plots)
         atomic_write_text(out / claims_name, text + "\n")
     md = out / "leaderboard.md"
     atomic_write_text(md, leaderboard_markdown(agg, made, claims_name) + "\n")
+    atomic_write_text(out / "index.html", index_html(agg, made, claims))
     return md

@@ -60,6 +60,8 @@ def records_frame(roots=None, include_sweeps: bool = False):
             "flags": "; ".join((r.get("guards") or {}).get("flags", [])),
             "clean_outcomes": r["per_example"]["clean_correct"], "robust_outcomes": r["per_example"]["robust"],
             "weights": (r.get("weights") or {}).get("origin", "?"),
+            "weights_file": (r.get("weights") or {}).get("file") if (r.get("weights") or {}).get("origin") ==
+            "published" else None, "sha256": (r.get("weights") or {}).get("sha256"),
         }
         for a in r["attacks"]:
             row[f"atk:{a['name']}"] = a["robust_accuracy"]
@@ -91,6 +93,8 @@ def aggregate(df):
             "n_train": g["n_train"].dropna().iloc[0] if g["n_train"].notna().any() else None,
             "date": max(g["date"]), "flags": "; ".join(sorted({f for f in g["flags"] if f})),
             "clean_outcomes": list(g["clean_outcomes"]), "robust_outcomes": list(g["robust_outcomes"]),
+            "weights_files": [{"seed": int(s), "file": f, "sha256": h}
+                              for s, f, h in zip(g["seed"], g["weights_file"], g["sha256"]) if f],
         })
         for c in [c for c in g.columns if c.startswith("atk:")]:
             row[c] = g[c].mean() if g[c].notna().any() else None
