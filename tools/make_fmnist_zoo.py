@@ -151,17 +151,18 @@ def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, r
     src, natsrc = f"{p}src_robust", f"{p}src_natural"
     both = main_suites
     ci = ("ci",) * (p == "fmnist_")
+    ci_pair = ("ci",) * (p in ("fmnist_", "fmnist_rev_"))  # the gate covers the second pair's source and head too
     rest = tuple(s for s in both if s != "quick") or ("full",)  # suites of the entries off the main job
     on = f" (source {pair.source_classes}, target {pair.target_classes})" if pair != FORWARD else ""
     write(natsrc, pair.source, "natural", nat, arch=arch, suites=both + ci,
           desc=f"Naturally trained source on Fashion-MNIST {pair.source_classes}.")
-    write(src, pair.source, "free_at", rob, arch=arch, suites=both + ci,
+    write(src, pair.source, "free_at", rob, arch=arch, suites=both + ci_pair,
           desc=f"Robust source: free adversarial training (m=4, Linf 0.1) on {pair.source_classes}, as the paper's "
                "sources.")
     tgt = pair.target
     lwf = {**ft, "lwf_lambda": 0.1, "lwf_distance": "l1", "warm_start_epochs": ft["epochs"] // 2}
     write(f"{p}linear", tgt, "linear", head, arch=arch, source=src, grid=lr_epochs_grid(head),
-          suites=both + ci, desc="Linear head on the frozen robust source, natural training." + on)
+          suites=both + ci_pair, desc="Linear head on the frozen robust source, natural training." + on)
     write(f"{p}linear_natsrc", tgt, "linear", head, arch=arch, source=natsrc, grid=lr_epochs_grid(head),
           suites=both, desc="Control: linear head on the frozen naturally trained source." + on)
     for k in ks:
