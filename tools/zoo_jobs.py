@@ -100,7 +100,7 @@ def group(entries, name: str, claims: set[str]) -> int:
     """What to make first: the claims' entries (and their sources), then the data-size sweeps, then the rest."""
     if name in claims or any(entries[c].source == name for c in claims if c in entries):
         return 0
-    return 1 if re.search(r"_n\d+$", name) else 2
+    return 1 if re.search(r"_n\d+(_oracle)?$", name) else 2
 
 
 def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str]) -> list:
