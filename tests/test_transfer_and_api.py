@@ -30,7 +30,7 @@ def test_evaluate_your_own_module_in_three_lines(natural_model, target_data):
     _, _, x, y = target_data
     result = rtb.evaluate(natural_model, "fmnist-linf-quick", x=x[:40], y=y[:40], guards=False)
     assert 0 <= result.robust_accuracy <= result.clean_accuracy <= 1
-    assert set(result.per_attack) == {"pgd-ce", "pgd-cw", "deepfool", "autoattack"}
+    assert set(result.per_attack) == {"pgd-ce", "pgd-cw", "deepfool", "apgd-ce", "apgd-t"}
     assert len(result.per_example["robust"]) == 40
     assert "worst case" in str(result)
 

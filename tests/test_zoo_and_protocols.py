@@ -24,10 +24,19 @@ def test_committed_zoo_and_protocols_are_valid():
     assert load_protocol("cifar-linf").eps == pytest.approx(8 / 255)
 
 
-def test_quick_suite_has_three_seeds_and_tuning_budgets():
+def test_suites_have_their_fixed_seeds_and_tuning_budgets():
+    """Seed counts fixed in advance (benchmark/reports/claims.yaml): 10 for the default family's claim entries
+    on the first pair and their sources, 5 for every other embedded entry."""
+    import yaml
+
+    from benchmark.reports.claims import CLAIMS_FILE
+
     entries = load_entries()
+    default = next(f for f in yaml.safe_load(CLAIMS_FILE.read_text())["families"] if f.get("default"))
     quick = [e for e in entries.values() if "quick" in e.suites]
-    assert quick and all(e.seeds == [0, 1, 2] for e in quick)
+    assert quick and all(e.seeds == list(range(default["seeds"])) for e in quick)
+    embedded = [e for e in entries.values() if e.name.startswith("fmnist_") and e.origin == "project"]
+    assert all(e.seeds in (list(range(5)), list(range(10))) for e in embedded)
     arms = [e for e in quick if e.task == "fmnist-tgt" and e.n in (None, 10, 100)]
     budgets = {e.name: len(e.tuning.grid["lr"]) * len(next(v for k, v in e.tuning.grid.items() if k != "lr"))
                for e in arms if e.tuning}

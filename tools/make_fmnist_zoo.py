@@ -193,7 +193,7 @@ def family(prefix: str, arch: str, nat: dict, rob: dict, head: dict, ft: dict, r
         if not tuned:
             lw = inherit(lw, f"{p}lwf_n{nearest}", lw["epochs"])
         write(f"{p}lwf_n{n}", tgt, "lwf", lw, arch=arch, source=src, n=n, grid=lwf_grid(lw) if tuned else None,
-              suites=suites + ci * (n == 100), inherits=None if tuned else f"{p}lwf_n{nearest}",
+              suites=suites + ci if n == 100 else rest, inherits=None if tuned else f"{p}lwf_n{nearest}",
               desc=f"LwF (authors' code settings), {n} examples per class." + inherit_note + on)
         adv_n = steps_recipe(n, adv)
         if not tuned:

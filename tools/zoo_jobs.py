@@ -103,8 +103,9 @@ def group(entries, name: str, claims: set[str]) -> int:
     return 1 if re.search(r"_n\d+(_oracle)?$", name) else 2
 
 
-def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str]) -> list:
-    """Jobs whose inputs are all there, best first."""
+def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str],
+            seeds: set[int] | None = None) -> list:
+    """Jobs whose inputs are all there, best first (only these seeds, if given)."""
     jobs = []
     claims = claim_roles()
     chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
@@ -122,6 +123,8 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
         if waiting:
             continue
         for s in e.seeds:
+            if seeds is not None and s not in seeds:
+                continue
             w = e.published(s)
             if w is None:
                 if src is None or src.published(s):
@@ -130,8 +133,10 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
                     jobs.append(Job("train", e.name, s, (0,) if first else (2, group(entries, e.name, claims), s, depth,
                                                                            e.name)))
             elif protocol and not record_exists(protocol, e.name, s, w.sha256):
-                # a seed's records as its weights land
-                jobs.append(Job("evaluate", e.name, s, (2, group(entries, e.name, claims), s, 2, e.name)))
+                # records of published weights before new trainings (a protocol's new version regenerates them
+                # all): the ci suite's (the gate compares them), then the quick suite's, then by seed
+                rank = 0 if "ci" in e.suites else 1 if "quick" in e.suites else 2
+                jobs.append(Job("evaluate", e.name, s, (1.5, rank, s, e.name)))
     return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
 
 
@@ -159,6 +164,7 @@ def run(args) -> int:
     gen = generator()
     gen.main()
     suites = set(args.suite) if args.suite else None
+    seeds = set(args.seed) if args.seed else None
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs: dict[str, tuple[subprocess.Popen, Job, float]] = {}
     failed: set[str] = set()
@@ -188,7 +194,7 @@ def run(args) -> int:
             continue
         entries = load_entries()
         others = claimed() - set(procs)
-        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others)
+        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others, seeds)
                 if j.key not in failed]
         while jobs and len(procs) < args.lanes and not (args.max_jobs and done + len(procs) >= args.max_jobs):
             job = jobs.pop(0)
@@ -225,12 +231,12 @@ def plan(args) -> int:
             missing_tune.append(e.name)
         if e.name in gen.INHERITS and entries[gen.INHERITS[e.name]].tuning.selected is None:
             blocked.append(e.name)
-        missing_train += sum(1 for s in e.seeds if e.published(s) is None)
+        missing_train += sum(1 for s in e.seeds if e.published(s) is None and (not args.seed or s in args.seed))
     print(f"to tune: {len(missing_tune)} {missing_tune}")
     print(f"waiting for a selection to inherit: {len(blocked)}")
     print(f"(entry, seed) without published weights: {missing_train}")
     if args.evaluate:
-        ready = pending(entries, gen.INHERITS, suites, args.evaluate, set())
+        ready = pending(entries, gen.INHERITS, suites, args.evaluate, set(), set(args.seed) if args.seed else None)
         print(f"records missing under {args.evaluate} (published weights): {sum(j.kind == 'evaluate' for j in ready)}")
     return 0
 
@@ -241,6 +247,7 @@ def main() -> int:
     for name in ("plan", "run"):
         p = sub.add_parser(name)
         p.add_argument("--suite", nargs="+", default=None, help="only entries of these suites (default: all)")
+        p.add_argument("--seed", nargs="+", type=int, default=None, help="only these seeds (default: all)")
         p.add_argument("--evaluate", default=None, metavar="PROTOCOL",
                        help="also evaluate every published seed without a record under this protocol")
         if name == "run":

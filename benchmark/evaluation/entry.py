@@ -249,13 +249,14 @@ def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None,
 def entry_record_path(entry, seed: int, protocol: Protocol, eps: float, origin: str, opts: EvalOptions,
                       where: Locations) -> Path:
     """Where an evaluation's record goes: the protocol's record, a sweep point's (another eps), or, for
-    another number of examples than the protocol's, the user's results folder (never over a committed record)."""
+    published weights on another number of examples than the protocol's, the user's results folder (never
+    over the committed record)."""
     from benchmark.paths import user_results_dir
     from benchmark.results import record_path, results_root
 
     sweep_eps = eps if where.sweep or eps != protocol.eps else None
     root = results_root(entry, origin, where.results_dir)
-    if opts.n is not None and opts.n != protocol.n_examples and not where.results_dir:
+    if opts.n is not None and opts.n != protocol.n_examples and origin == "published" and not where.results_dir:
         root = user_results_dir()
     return record_path(root, protocol.name, entry.name, seed, sweep_eps)
 
