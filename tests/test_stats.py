@@ -56,6 +56,30 @@ def test_claim_verdicts_follow_the_interval():
     assert ClaimTest("x > 0", None, +1).verdict == "missing"
 
 
+def test_verdicts_on_fewer_seeds_than_fixed_are_provisional_and_fewer_than_three_missing():
+    import pandas as pd
+
+    from benchmark.reports.claims import Claim, _rows, diff
+
+    sure = combine([0.10, 0.11, 0.12], 0.0001)
+    short = ClaimTest("x > 0", sure, +1, seeds=3, need=10)
+    assert short.verdict == "reproduced" and short.label == "reproduced (provisional: 3 of 10 seeds)"
+    assert ClaimTest("x > 0", sure, +1, seeds=10, need=10).label == "reproduced"
+    claim = Claim("a", "s", [short, ClaimTest("y > 0", sure, +1, seeds=10, need=10)])
+    assert claim.final == "reproduced" and claim.verdict == "reproduced (provisional: 3 of 10 seeds)"
+
+    def agg(seeds):
+        rows = [{"protocol": "p", "model": m, "seeds": list(seeds), "clean_outcomes": [[1] * 20] * len(seeds),
+                 "robust_outcomes": [[int(i < k) for i in range(20)]] * len(seeds)} for m, k in (("a", 15), ("b", 5))]
+        return pd.DataFrame(rows)
+
+    for seeds, expect in (([0, 1], None), ([0, 1, 2], 3), (range(10), None)):
+        est, _, n = diff(_rows(agg(seeds), "p", 10), "a", "b")
+        assert (est is None) == (len(seeds) < 3)
+        if est is not None:
+            assert ClaimTest("a - b > 0", est, +1, **n).provisional == (expect is not None)
+
+
 def test_flip_tolerance_applies_unless_the_machines_are_of_one_kind():
     from benchmark.gate import allowed_flips
     from benchmark.io import machine

@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = Path(os.environ.get("RTB_JOB_LOGS", "/tmp/rtb-zoo-jobs"))
+MIN_SEEDS = 3  # benchmark.reports.claims.MIN_SEEDS: seeds a provisional verdict needs
 
 
 def generator():
@@ -130,13 +131,18 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
                 if src is None or src.published(s):
                     # seed 0 of sources first (tunings wait for them), then by seed so claims fill evenly
                     first = s == 0 and e.name in sources
-                    jobs.append(Job("train", e.name, s, (0,) if first else (2, group(entries, e.name, claims), s, depth,
-                                                                           e.name)))
+                    g = group(entries, e.name, claims)
+                    # the claims' first MIN_SEEDS seeds (what a provisional verdict needs) before other records
+                    early = g == 0 and s < MIN_SEEDS
+                    jobs.append(Job("train", e.name, s, (0,) if first else (1.4 if depth == 0 else 1.6, s, depth, e.name) if early else
+                                    (2, g, s, depth, e.name)))
             elif protocol and not record_exists(protocol, e.name, s, w.sha256):
                 # records of published weights before new trainings (a protocol's new version regenerates them
                 # all): the ci suite's (the gate compares them), then the quick suite's, then by seed
                 rank = 0 if "ci" in e.suites else 1 if "quick" in e.suites else 2
-                jobs.append(Job("evaluate", e.name, s, (1.5, rank, s, e.name)))
+                g = group(entries, e.name, claims)
+                jobs.append(Job("evaluate", e.name, s, (1.5 if g == 0 or s < MIN_SEEDS and rank < 2 else 1.7, rank, s,
+                                                       e.name)))
     return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
 
 

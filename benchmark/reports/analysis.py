@@ -49,7 +49,7 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
             c = datasize.crossover(rows, family, ds_config, arm, limit)
             if c.rows:
                 lines += [f"- {c.text}.", ""] + datasize.crossover_table(c) + [""]
-    verdicts = {c.key: c.verdict for c in claims}
+    verdicts = {c.key: c.final for c in claims}
     if "oracle" in family and verdicts.get("d") == "contradicted":
         lines += oracle_section(rows, family)
     if verdicts.get("b") == "contradicted":

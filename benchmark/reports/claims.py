@@ -17,6 +17,7 @@ from benchmark.stats import Estimate, accuracy_estimate, difference_estimate
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
 NEAR_ZERO = 0.05  # "~0%": the whole interval at or below 5%
+MIN_SEEDS = 3     # below this a test is missing data; between it and the fixed count, its verdict is provisional
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Test:
     threshold: float = 0.0
     per_seed: str = ""
     note: str = ""
+    seeds: int | None = None   # seeds the estimate used, when fewer than fixed in advance (provisional)
+    need: int | None = None
 
     @property
     def verdict(self) -> str:
@@ -39,6 +42,15 @@ class Test:
             return "inconclusive"
         return "reproduced" if side == self.direction else "contradicted"
 
+    @property
+    def provisional(self) -> bool:
+        return self.estimate is not None and self.seeds is not None and self.need is not None and \
+            self.seeds < self.need
+
+    @property
+    def label(self) -> str:
+        return f"{self.verdict} (provisional: {self.seeds} of {self.need} seeds)" if self.provisional else self.verdict
+
 
 @dataclass
 class Claim:
@@ -48,7 +60,8 @@ class Claim:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str:
+    def final(self) -> str:
+        """The verdict on the tests as they stand (provisional or not)."""
         verdicts = [t.verdict for t in self.tests]
         if not verdicts or "missing" in verdicts:
             return "missing data"
@@ -57,6 +70,15 @@ class Claim:
         if all(v == "reproduced" for v in verdicts):
             return "reproduced"
         return "inconclusive"
+
+    @property
+    def verdict(self) -> str:
+        """The verdict, marked provisional while any test has fewer seeds than fixed in advance."""
+        v = self.final
+        short = [t for t in self.tests if t.provisional]
+        if v == "missing data" or not short:
+            return v
+        return f"{v} (provisional: {min(t.seeds for t in short)} of {short[0].need} seeds)"
 
 
 class Rows(dict):
@@ -99,45 +121,55 @@ def _fmt_seeds(row, what: str, seeds: list[int]) -> str:
 
 
 def _enough(rows, seeds: list[int], *names: str) -> str | None:
-    """Why a test cannot run (fewer seeds than fixed in advance: never decided on fewer), else None."""
+    """Why a test cannot run (fewer than MIN_SEEDS seeds evaluated), else None. Between MIN_SEEDS and the count
+    fixed in advance the test runs on seeds 0 .. k-1 and its verdict is marked provisional (see `Test.label`):
+    the final verdict is the one on the fixed count, whatever the provisional one says."""
     need = getattr(rows, "need", None)
-    if need is not None and len(seeds) < need:
+    if need is not None and len(seeds) < min(need, MIN_SEEDS):
         return f"only {len(seeds)} of the {need} fixed seeds evaluated ({', '.join(names)})"
     return None
 
 
-def level(rows, name: str, what: str = "robust") -> tuple[Estimate | None, str]:
+def _count(rows, seeds: list[int]) -> dict:
+    """The seed counts a Test carries (for its provisional mark)."""
+    return {"seeds": len(seeds), "need": getattr(rows, "need", None)}
+
+
+def level(rows, name: str, what: str = "robust") -> tuple[Estimate | None, str, dict]:
+    """A model's accuracy: the estimate, its per-seed numbers, and the seed counts for a Test."""
     row = rows.get(name)
     if row is None:
-        return None, f"{name}: no records"
+        return None, f"{name}: no records", {}
     seeds = sorted(row["seeds"])
     short = _enough(rows, seeds, name)
     if short:
-        return None, short
-    return accuracy_estimate(_outcomes(row, what, seeds)), _fmt_seeds(row, what, seeds)
+        return None, short, {}
+    return accuracy_estimate(_outcomes(row, what, seeds)), _fmt_seeds(row, what, seeds), _count(rows, seeds)
 
 
-def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, str]:
+def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, str, dict]:
+    """a - b on their common seeds, paired by seed and example."""
     ra, rb = rows.get(a), rows.get(b)
     if ra is None or rb is None:
-        return None, f"{a if ra is None else b}: no records"
+        return None, f"{a if ra is None else b}: no records", {}
     seeds = _common_seeds(ra, rb)
     short = _enough(rows, seeds, a, b)
     if short:
-        return None, short
+        return None, short, {}
     est = difference_estimate(_outcomes(ra, what, seeds), _outcomes(rb, what, seeds))
-    return est, f"{a}: {_fmt_seeds(ra, what, seeds)}; {b}: {_fmt_seeds(rb, what, seeds)} (seeds {seeds})"
+    return est, f"{a}: {_fmt_seeds(ra, what, seeds)}; {b}: {_fmt_seeds(rb, what, seeds)} (seeds {seeds})", \
+        _count(rows, seeds)
 
 
 def claim_a(rows, roles) -> Claim:
     c = Claim("a", "A linear head trained naturally on the frozen robust source keeps robustness; "
                    "on a naturally trained source it has ~0%.")
-    est, seeds = diff(rows, roles["linear"], roles["linear_natural_source"])
+    est, seeds, n = diff(rows, roles["linear"], roles["linear_natural_source"])
     c.tests.append(Test(f"robust({roles['linear']}) - robust({roles['linear_natural_source']}) > 0", est, +1,
-                        per_seed=seeds))
-    est, seeds = level(rows, roles["linear_natural_source"])
+                        per_seed=seeds, **n))
+    est, seeds, n = level(rows, roles["linear_natural_source"])
     c.tests.append(Test(f"robust({roles['linear_natural_source']}) <= {100 * NEAR_ZERO:.0f}%", est, -1, NEAR_ZERO,
-                        per_seed=seeds))
+                        per_seed=seeds, **n))
     lin, src = rows.get(roles["linear"]), rows.get(roles["source"])
     if lin is not None and src is not None and src["robust"] > 0:
         c.notes.append(f"the linear head keeps {100 * lin['robust'] / src['robust']:.0f}% of the source's own robust "
@@ -149,12 +181,12 @@ def claim_a(rows, roles) -> Claim:
 def claim_b(rows, roles) -> Claim:
     c = Claim("b", "Robustness falls as more blocks are re-initialized and retrained naturally.")
     chain = [roles["linear"]] + list(roles["retrain"])
-    est, seeds = diff(rows, chain[0], chain[-1])
+    est, seeds, n = diff(rows, chain[0], chain[-1])
     c.tests.append(Test(f"robust({chain[0]}) - robust({chain[-1]}) > 0 (k=0 against k={len(chain) - 1})", est, +1,
-                        per_seed=seeds))
+                        per_seed=seeds, **n))
     for a, b in zip(chain, chain[1:]):
-        est, seeds = diff(rows, a, b)
-        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds)
+        est, seeds, n = diff(rows, a, b)
+        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds, **n)
         if t.verdict == "inconclusive":  # a step that is not significant either way does not decide the claim
             t.note = "not significant either way"
             c.notes.append(f"{a} -> {b}: {est.pct()} points, not significant either way")
@@ -168,10 +200,10 @@ def claim_b(rows, roles) -> Claim:
 def claim_c(rows, roles) -> Claim:
     c = Claim("c", "LwF fine-tuning beats natural fine-tuning in robust accuracy and the linear head in clean "
                    "accuracy.")
-    est, seeds = diff(rows, roles["lwf"], roles["finetune"])
-    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds))
-    est, seeds = diff(rows, roles["lwf"], roles["linear"], "clean")
-    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds))
+    est, seeds, n = diff(rows, roles["lwf"], roles["finetune"])
+    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **n))
+    est, seeds, n = diff(rows, roles["lwf"], roles["linear"], "clean")
+    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds, **n))
     return c
 
 
@@ -180,9 +212,9 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
                    f"beats adversarial training from scratch in robust accuracy at <= 1/{1 / max_cost_ratio:.0f} "
                    "of its training cost.")
     for n, pair in sorted(roles["low_data"].items()):
-        est, seeds = diff(rows, pair["transfer"], pair["scratch"])
+        est, seeds, n = diff(rows, pair["transfer"], pair["scratch"])
         c.tests.append(Test(f"n={n}: robust({pair['transfer']}) - robust({pair['scratch']}) > 0", est, +1,
-                            per_seed=seeds))
+                            per_seed=seeds, **n))
         t, s = rows.get(pair["transfer"]), rows.get(pair["scratch"])
         if t is not None and s is not None and t["cost"] and s["cost"]:
             ratio = t["cost"] / s["cost"]
@@ -190,7 +222,7 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
             c.tests.append(Test(f"n={n}: cost({pair['transfer']}) / cost({pair['scratch']}) <= {max_cost_ratio:g}",
                                 fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)"))
         for extra in pair.get("also", []):
-            est, seeds = diff(rows, extra, pair["scratch"])
+            est, seeds, n = diff(rows, extra, pair["scratch"])
             if est is not None:
                 c.notes.append(f"n={n}: {extra} - {pair['scratch']}: {est.pct()} points (reported, not part of the "
                                "verdict)")
@@ -225,8 +257,10 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg=
              "interval, in accuracy points, counting both the spread over seeds and the sampling error of the",
              "fixed evaluation subset (paired by seed and example for differences; `benchmark/stats.py`). Each",
              "family's seed count is fixed in advance in `benchmark/reports/claims.yaml` (seeds 0 .. N-1 of every",
-             "role), never raised to make an interval clear its boundary; a test with fewer seeds evaluated is",
-             "*missing data*. A test is **reproduced** when its whole interval lies on the paper's side,",
+             "role), never raised to make an interval clear its boundary. Until every fixed seed is evaluated, a",
+             f"test runs on the seeds evaluated so far (0 .. k-1, at least {MIN_SEEDS}; fewer is *missing data*) and its",
+             "verdict is marked *provisional: k of N seeds*; the final verdict is the one on all N, whatever the",
+             "provisional one says. A test is **reproduced** when its whole interval lies on the paper's side,",
              "**contradicted** when it lies on the other side, and **inconclusive** otherwise. A claim is",
              "contradicted if any of its tests is, reproduced if all are, inconclusive otherwise. Tests are not",
              "corrected for multiple comparisons. Hyperparameters of every arm were selected with the same budget on",
@@ -247,7 +281,7 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg=
             for t in claim.tests:
                 est = "missing" if t.estimate is None else t.estimate.pct() if "cost" not in t.text else \
                     f"{t.estimate.mean:.4f}"
-                lines.append(f"| {t.text} | {est} | {t.per_seed} | {t.verdict} |")
+                lines.append(f"| {t.text} | {est} | {t.per_seed} | {t.label} |")
             lines.append("")
             lines += [f"- {n}" for n in claim.notes]
             if claim.notes:
