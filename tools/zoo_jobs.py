@@ -133,7 +133,7 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
                     first = s == 0 and e.name in sources
                     g = group(entries, e.name, claims)
                     # the claims' first MIN_SEEDS seeds (what a provisional verdict needs) before other records
-                    early = g == 0 and s < MIN_SEEDS
+                    early = (g == 0 or e.name.endswith("_oracle")) and s < MIN_SEEDS  # oracles: the (d) analysis
                     jobs.append(Job("train", e.name, s, (0,) if first else (1.4 if depth == 0 else 1.6, s, depth, e.name) if early else
                                     (2, g, s, depth, e.name)))
             elif protocol and not record_exists(protocol, e.name, s, w.sha256):
@@ -141,7 +141,8 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
                 # all): the ci suite's (the gate compares them), then the quick suite's, then by seed
                 rank = 0 if "ci" in e.suites else 1 if "quick" in e.suites else 2
                 g = group(entries, e.name, claims)
-                jobs.append(Job("evaluate", e.name, s, (1.5 if g == 0 or s < MIN_SEEDS and rank < 2 else 1.7, rank, s,
+                first = g == 0 or e.name.endswith("_oracle") or s < MIN_SEEDS and rank < 2
+                jobs.append(Job("evaluate", e.name, s, (1.5 if first else 1.7, rank, s,
                                                        e.name)))
     return sorted((j for j in jobs if j.key not in running and not busy_entry(j, running)), key=lambda j: j.priority)
 

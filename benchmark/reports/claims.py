@@ -164,12 +164,12 @@ def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, s
 def claim_a(rows, roles) -> Claim:
     c = Claim("a", "A linear head trained naturally on the frozen robust source keeps robustness; "
                    "on a naturally trained source it has ~0%.")
-    est, seeds, n = diff(rows, roles["linear"], roles["linear_natural_source"])
+    est, seeds, cnt = diff(rows, roles["linear"], roles["linear_natural_source"])
     c.tests.append(Test(f"robust({roles['linear']}) - robust({roles['linear_natural_source']}) > 0", est, +1,
-                        per_seed=seeds, **n))
-    est, seeds, n = level(rows, roles["linear_natural_source"])
+                        per_seed=seeds, **cnt))
+    est, seeds, cnt = level(rows, roles["linear_natural_source"])
     c.tests.append(Test(f"robust({roles['linear_natural_source']}) <= {100 * NEAR_ZERO:.0f}%", est, -1, NEAR_ZERO,
-                        per_seed=seeds, **n))
+                        per_seed=seeds, **cnt))
     lin, src = rows.get(roles["linear"]), rows.get(roles["source"])
     if lin is not None and src is not None and src["robust"] > 0:
         c.notes.append(f"the linear head keeps {100 * lin['robust'] / src['robust']:.0f}% of the source's own robust "
@@ -181,12 +181,12 @@ def claim_a(rows, roles) -> Claim:
 def claim_b(rows, roles) -> Claim:
     c = Claim("b", "Robustness falls as more blocks are re-initialized and retrained naturally.")
     chain = [roles["linear"]] + list(roles["retrain"])
-    est, seeds, n = diff(rows, chain[0], chain[-1])
+    est, seeds, cnt = diff(rows, chain[0], chain[-1])
     c.tests.append(Test(f"robust({chain[0]}) - robust({chain[-1]}) > 0 (k=0 against k={len(chain) - 1})", est, +1,
-                        per_seed=seeds, **n))
+                        per_seed=seeds, **cnt))
     for a, b in zip(chain, chain[1:]):
-        est, seeds, n = diff(rows, a, b)
-        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds, **n)
+        est, seeds, cnt = diff(rows, a, b)
+        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds, **cnt)
         if t.verdict == "inconclusive":  # a step that is not significant either way does not decide the claim
             t.note = "not significant either way"
             c.notes.append(f"{a} -> {b}: {est.pct()} points, not significant either way")
@@ -200,10 +200,10 @@ def claim_b(rows, roles) -> Claim:
 def claim_c(rows, roles) -> Claim:
     c = Claim("c", "LwF fine-tuning beats natural fine-tuning in robust accuracy and the linear head in clean "
                    "accuracy.")
-    est, seeds, n = diff(rows, roles["lwf"], roles["finetune"])
-    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **n))
-    est, seeds, n = diff(rows, roles["lwf"], roles["linear"], "clean")
-    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds, **n))
+    est, seeds, cnt = diff(rows, roles["lwf"], roles["finetune"])
+    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **cnt))
+    est, seeds, cnt = diff(rows, roles["lwf"], roles["linear"], "clean")
+    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds, **cnt))
     return c
 
 
@@ -212,9 +212,9 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
                    f"beats adversarial training from scratch in robust accuracy at <= 1/{1 / max_cost_ratio:.0f} "
                    "of its training cost.")
     for n, pair in sorted(roles["low_data"].items()):
-        est, seeds, n = diff(rows, pair["transfer"], pair["scratch"])
+        est, seeds, cnt = diff(rows, pair["transfer"], pair["scratch"])
         c.tests.append(Test(f"n={n}: robust({pair['transfer']}) - robust({pair['scratch']}) > 0", est, +1,
-                            per_seed=seeds, **n))
+                            per_seed=seeds, **cnt))
         t, s = rows.get(pair["transfer"]), rows.get(pair["scratch"])
         if t is not None and s is not None and t["cost"] and s["cost"]:
             ratio = t["cost"] / s["cost"]
@@ -222,7 +222,7 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
             c.tests.append(Test(f"n={n}: cost({pair['transfer']}) / cost({pair['scratch']}) <= {max_cost_ratio:g}",
                                 fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)"))
         for extra in pair.get("also", []):
-            est, seeds, n = diff(rows, extra, pair["scratch"])
+            est, seeds, cnt = diff(rows, extra, pair["scratch"])
             if est is not None:
                 c.notes.append(f"n={n}: {extra} - {pair['scratch']}: {est.pct()} points (reported, not part of the "
                                "verdict)")
