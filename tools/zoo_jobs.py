@@ -105,12 +105,13 @@ def group(entries, name: str, claims: set[str]) -> int:
 
 
 def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str],
-            seeds: set[int] | None = None) -> list:
+            seeds: set[int] | None = None, match: str | None = None) -> list:
     """Jobs whose inputs are all there, best first (only these seeds, if given)."""
     jobs = []
     claims = claim_roles()
     chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
-              (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_")]
+              (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_") and
+              (match is None or re.fullmatch(match, e.name))]
     sources = {e.source for e in entries.values() if e.source}
     for e in chosen:
         src = entries.get(e.source) if e.source else None
@@ -201,7 +202,7 @@ def run(args) -> int:
             continue
         entries = load_entries()
         others = claimed() - set(procs)
-        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others, seeds)
+        jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others, seeds, args.match)
                 if j.key not in failed]
         while jobs and len(procs) < args.lanes and not (args.max_jobs and done + len(procs) >= args.max_jobs):
             job = jobs.pop(0)
@@ -255,6 +256,8 @@ def main() -> int:
         p = sub.add_parser(name)
         p.add_argument("--suite", nargs="+", default=None, help="only entries of these suites (default: all)")
         p.add_argument("--seed", nargs="+", type=int, default=None, help="only these seeds (default: all)")
+        p.add_argument("--match", default=None, metavar="REGEX",
+                       help="only entries whose name matches (sources they need must be published already)")
         p.add_argument("--evaluate", default=None, metavar="PROTOCOL",
                        help="also evaluate every published seed without a record under this protocol")
         if name == "run":
