@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = Path(os.environ.get("RTB_JOB_LOGS", "/tmp/rtb-zoo-jobs"))
-MIN_SEEDS = 3  # benchmark.reports.claims.MIN_SEEDS: seeds a provisional verdict needs
 
 
 def generator():
@@ -107,6 +106,8 @@ def group(entries, name: str, claims: set[str]) -> int:
 def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str],
             seeds: set[int] | None = None, match: str | None = None) -> list:
     """Jobs whose inputs are all there, best first (only these seeds, if given)."""
+    from benchmark.reports.claims import MIN_SEEDS  # the seeds a provisional verdict needs: made first
+
     jobs = []
     claims = claim_roles()
     chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
