@@ -141,7 +141,7 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
     """Three panels against examples per class: robust and clean accuracy (95% intervals) and training cost."""
     import matplotlib.pyplot as plt
 
-    from benchmark.reports.plots import styles
+    from benchmark.reports.plots import finish_panels, styles
 
     if not curves_by_arm:
         return None
@@ -160,16 +160,8 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
         costed = [p for p in pts if p.cost]
         if costed:
             axes[2].plot([p.n for p in costed], [p.cost for p in costed], label=labels[arm], **style)
-    for ax, what in zip(axes, ("robust accuracy, worst case (%)", "clean accuracy (%)",
-                               "training cost (forward+backward passes)")):
-        ax.set_xscale("log")
-        ax.set_xlabel("training examples per class (log scale; rightmost = all)")
-        ax.set_ylabel(what)
-        ax.grid(alpha=0.3)
     axes[2].set_yscale("log")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"{title} (mean and 95% interval over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return finish_panels(fig, axes, ("robust accuracy, worst case (%)", "clean accuracy (%)",
+                                     "training cost (forward+backward passes)"),
+                         "training examples per class (log scale; rightmost = all)",
+                         f"{title} (mean and 95% interval over seeds)", path, log_x=True, dpi=100)

@@ -36,6 +36,25 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_si
     return path
 
 
+def finish_panels(fig, axes, ylabels, xlabel: str, suptitle: str, path: Path, log_x: bool = False,
+                  dpi: int = 110) -> Path:
+    """Label, grid and save a row of panels (legend on the first), then close the figure."""
+    import matplotlib.pyplot as plt
+
+    for ax, what in zip(axes, ylabels):
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def _robust_and_clean(frame, series: list[str], x: str, xlabel: str, title: str, path: Path,
                       log_x: bool = False) -> Path:
     """Two panels, robust and clean accuracy against `x`, one errorbar series per name in `series`."""
@@ -46,18 +65,8 @@ def _robust_and_clean(frame, series: list[str], x: str, xlabel: str, title: str,
         s = frame[frame.series == name].sort_values(x)
         for ax, col in zip(axes, ("robust", "clean")):
             ax.errorbar(s[x], 100 * s[col], yerr=100 * s[f"{col}_sd"], capsize=3, label=name, **style)
-    for ax, what in zip(axes, ("robust accuracy, worst case over the battery (%)", "clean accuracy (%)")):
-        if log_x:
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(what)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"{title} (mean ± sd over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return finish_panels(fig, axes, ("robust accuracy, worst case over the battery (%)", "clean accuracy (%)"),
+                         xlabel, f"{title} (mean ± sd over seeds)", path, log_x=log_x)
 
 
 def per_class_size(row) -> float:
