@@ -103,6 +103,13 @@ def group(entries, name: str, claims: set[str]) -> int:
     return 1 if re.search(r"_n\d+(_oracle)?$", name) else 2
 
 
+def selected(entries, suites: set[str] | None, match: str | None) -> list:
+    """The project's embedded entries this runner makes: of these suites (all if None), names matching `match`."""
+    return [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
+            e.name.startswith("fmnist_") and (suites is None or suites & set(e.suites)) and
+            (match is None or re.fullmatch(match, e.name))]
+
+
 def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | None, running: set[str],
             seeds: set[int] | None = None, match: str | None = None) -> list:
     """Jobs whose inputs are all there, best first (only these seeds, if given)."""
@@ -110,9 +117,7 @@ def pending(entries, inherits: dict, suites: set[str] | None, protocol: str | No
 
     jobs = []
     claims = claim_roles()
-    chosen = [e for e in entries.values() if e.origin == "project" and e.strategy != "external" and
-              (suites is None or suites & set(e.suites)) and e.name.startswith("fmnist_") and
-              (match is None or re.fullmatch(match, e.name))]
+    chosen = selected(entries, suites, match)
     sources = {e.source for e in entries.values() if e.source}
     for e in chosen:
         src = entries.get(e.source) if e.source else None
@@ -231,11 +236,7 @@ def plan(args) -> int:
     entries = load_entries()
     suites = set(args.suite) if args.suite else None
     missing_tune, missing_train, blocked = [], 0, []
-    for e in entries.values():
-        if e.origin != "project" or e.strategy == "external" or not e.name.startswith("fmnist_"):
-            continue
-        if suites and not suites & set(e.suites):
-            continue
+    for e in selected(entries, suites, args.match):
         if e.tuning is not None and e.tuning.selected is None:
             missing_tune.append(e.name)
         if e.name in gen.INHERITS and entries[gen.INHERITS[e.name]].tuning.selected is None:
@@ -245,7 +246,8 @@ def plan(args) -> int:
     print(f"waiting for a selection to inherit: {len(blocked)}")
     print(f"(entry, seed) without published weights: {missing_train}")
     if args.evaluate:
-        ready = pending(entries, gen.INHERITS, suites, args.evaluate, set(), set(args.seed) if args.seed else None)
+        ready = pending(entries, gen.INHERITS, suites, args.evaluate, set(), set(args.seed) if args.seed else None,
+                        args.match)
         print(f"records missing under {args.evaluate} (published weights): {sum(j.kind == 'evaluate' for j in ready)}")
     return 0
 
