@@ -58,6 +58,10 @@ def records_frame(roots=None, include_sweeps: bool = False):
             "n_train": training.get("n_train"), "n_classes": n_classes,
             "eval_seconds": r.get("seconds"), "date": r["date"][:10],
             "flags": "; ".join((r.get("guards") or {}).get("flags", [])),
+            # the gradient-masking guards' own evidence (a black-box attack on what survived, PGD at 2x eps)
+            "square_attacked": (r.get("guards") or {}).get("square_attacked"),
+            "square_broken": (r.get("guards") or {}).get("square_broken"),
+            "pgd_2x_eps": ((r.get("guards") or {}).get("pgd_by_eps") or {}).get("2x"),
             "clean_outcomes": r["per_example"]["clean_correct"], "robust_outcomes": r["per_example"]["robust"],
             "weights": (r.get("weights") or {}).get("origin", "?"),
             "weights_file": (r.get("weights") or {}).get("file") if (r.get("weights") or {}).get("origin") ==
@@ -92,6 +96,10 @@ def aggregate(df):
             "train_seconds": g["train_seconds"].mean() if g["train_seconds"].notna().any() else None,
             "n_train": g["n_train"].dropna().iloc[0] if g["n_train"].notna().any() else None,
             "date": max(g["date"]), "flags": "; ".join(sorted({f for f in g["flags"] if f})),
+            # per seed, in the order of `seeds` (None where a record has no guards)
+            "guards_by_seed": [None if a != a or a is None else {"square_attacked": int(a), "square_broken": int(b),
+                                                                 "pgd_2x_eps": float(p)}
+                               for a, b, p in zip(g["square_attacked"], g["square_broken"], g["pgd_2x_eps"])],
             "clean_outcomes": list(g["clean_outcomes"]), "robust_outcomes": list(g["robust_outcomes"]),
             "weights_files": [{"seed": int(s), "file": f, "sha256": h}
                               for s, f, h in zip(g["seed"], g["weights_file"], g["sha256"]) if f],
