@@ -38,7 +38,8 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_si
 
 def finish_panels(fig, axes, ylabels, xlabel: str, suptitle: str, path: Path, log_x: bool = False,
                   dpi: int = 110) -> Path:
-    """Label, grid and save a row of panels (legend on the first), then close the figure."""
+    """Label, grid and save a row of panels, then close the figure. One legend for the row sits below
+    the panels (the first panel's series), where it hides no point and no error bar."""
     import matplotlib.pyplot as plt
 
     for ax, what in zip(axes, ylabels):
@@ -47,9 +48,12 @@ def finish_panels(fig, axes, ylabels, xlabel: str, suptitle: str, path: Path, lo
         ax.set_xlabel(xlabel)
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 3) if labels else 0
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
     fig.suptitle(suptitle)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.035 + 0.045 * rows, 1, 1))
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
