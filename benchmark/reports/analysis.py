@@ -44,7 +44,10 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                 lines.append(f"| {ds_config['arms'][arm]} | " + " | ".join(cells) + " |")
             lines += ["", "Robust accuracy (%), mean [95% interval] (seeds); the plot has clean accuracy and training "
                           "cost. At 'all', adversarial training from scratch is the other pair's robust source "
-                          "(free AT on all of this pair's target classes).", ""]
+                          "(free AT on all of this pair's target classes). Sizes that are not tuned inherit a tuned size's "
+                          "hyperparameters (each entry's description says which: in the embedded zoo 25 and 50 per "
+                          "class take those selected at 10, 250 those selected at 100), so a step in a curve between "
+                          "50 and 100 can come from the change of hyperparameters as much as from the data.", ""]
         for arm in ds_config.get("transfer", []):
             c = datasize.crossover(rows, family, ds_config, arm, limit)
             if c.rows:
