@@ -3,22 +3,22 @@
 from benchmark.reports.analysis import blocks_section
 
 
-def _row(name, seeds, robust, clean, guards, flags=""):
-    return {"model": name, "seeds": seeds, "flags": flags,
+def _row(name, seeds, robust, clean, guards):
+    return {"model": name, "seeds": seeds,
             "robust_outcomes": [[1] * r + [0] * (10 - r) for r in robust],
             "clean_outcomes": [[1] * c + [0] * (10 - c) for c in clean], "guards_by_seed": guards}
 
 
 def test_blocks_chain_reports_guards_on_the_shared_seeds_only():
-    g = [{"square_attacked": 4, "square_broken": 1, "pgd_2x_eps": 0.1},
-         {"square_attacked": 6, "square_broken": 0, "pgd_2x_eps": 0.3},
-         {"square_attacked": 100, "square_broken": 50, "pgd_2x_eps": 0.9}]
+    g = [{"square_attacked": 4, "square_broken": 1, "pgd_2x_eps": 0.1, "flags": ""},
+         {"square_attacked": 6, "square_broken": 0, "pgd_2x_eps": 0.3, "flags": "gradient masking?"},
+         {"square_attacked": 100, "square_broken": 50, "pgd_2x_eps": 0.9, "flags": "large eps"}]
     rows = {"lin": _row("lin", [0, 1, 2], [4, 6, 9], [9, 9, 9], g),
-            "r1": _row("r1", [0, 1], [2, 3], [9, 8], [None, g[1]], flags="gradient masking?")}
+            "r1": _row("r1", [0, 1], [2, 3], [9, 8], [None, g[1]])}
     family = {"roles": {"linear": "lin", "retrain": ["r1"]}}
     lines = blocks_section(rows, {}, family)
     lin = next(line for line in lines if line.startswith("| `lin`"))
     r1 = next(line for line in lines if line.startswith("| `r1`"))
     # seed 2 (only the linear head has it) is left out of every column, the guards' included
-    assert "40.0, 60.0 |" in lin and "| 1 of 10 | 20.0% | none |" in lin
+    assert "40.0, 60.0 |" in lin and "| 1 of 10 | 20.0% | gradient masking? |" in lin
     assert "| 0 of 6 | 30.0% | gradient masking? |" in r1

@@ -97,7 +97,8 @@ def _guard_evidence(r, seeds: list[int]) -> str:
         return "- | - | -"
     sq = f"{sum(g['square_broken'] for g in got)} of {sum(g['square_attacked'] for g in got)}"
     pgd = f"{100 * sum(g['pgd_2x_eps'] for g in got) / len(got):.1f}%"
-    return f"{sq} | {pgd} | {r.get('flags') or 'none'}"
+    flags = "; ".join(sorted({f for g in got for f in g["flags"].split("; ") if f}))
+    return f"{sq} | {pgd} | {flags or 'none'}"
 
 
 def blocks_section(rows: dict, full: dict, family: dict) -> list[str]:
@@ -118,7 +119,7 @@ def blocks_section(rows: dict, full: dict, family: dict) -> list[str]:
     lines += ["", "The last three columns are the gradient-masking guards' own evidence on the same seeds "
               "(the guards' fixed slice of the evaluation subset): how many examples the black-box Square attack broke among those "
               "the battery left robust (summed over seeds), PGD-10's robust accuracy at twice the protocol's eps "
-              "(mean over seeds; near 0 when gradients lead somewhere), and the flags raised on any seed. A higher robust "
+              "(mean over seeds; near 0 when gradients lead somewhere), and the flags raised on any of them. A higher robust "
               "accuracy that Square cannot dent and that vanishes at 2x eps is not the mark of masked gradients.", ""]
     checked = [c for c in chain if c in full]
     if checked:

@@ -98,8 +98,9 @@ def aggregate(df):
             "date": max(g["date"]), "flags": "; ".join(sorted({f for f in g["flags"] if f})),
             # per seed, in the order of `seeds` (None where a record has no guards)
             "guards_by_seed": [None if a != a or a is None else {"square_attacked": int(a), "square_broken": int(b),
-                                                                 "pgd_2x_eps": float(p)}
-                               for a, b, p in zip(g["square_attacked"], g["square_broken"], g["pgd_2x_eps"])],
+                                                                 "pgd_2x_eps": float(p), "flags": f}
+                               for a, b, p, f in zip(g["square_attacked"], g["square_broken"], g["pgd_2x_eps"],
+                                                     g["flags"])],
             "clean_outcomes": list(g["clean_outcomes"]), "robust_outcomes": list(g["robust_outcomes"]),
             "weights_files": [{"seed": int(s), "file": f, "sha256": h}
                               for s, f, h in zip(g["seed"], g["weights_file"], g["sha256"]) if f],
