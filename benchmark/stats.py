@@ -27,6 +27,10 @@ def t_quantile(p: float, df: float) -> float:
     return float(stats.norm.ppf(p)) if not math.isfinite(df) else float(stats.t.ppf(p, df))
 
 
+# Seeds an estimate over seeds needs before it is reported as one: with fewer, its interval holds only
+# the evaluation subset's sampling error and none of the spread over seeds.
+MIN_SEEDS = 3
+
 @dataclass(frozen=True)
 class Estimate:
     """A mean over seeds with its 95% interval."""

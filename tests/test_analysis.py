@@ -22,3 +22,25 @@ def test_blocks_chain_reports_guards_on_the_shared_seeds_only():
     # seed 2 (only the linear head has it) is left out of every column, the guards' included
     assert "40.0, 60.0 |" in lin and "| 1 of 10 | 20.0% | gradient masking? |" in lin
     assert "| 0 of 6 | 30.0% | gradient masking? |" in r1
+
+
+def test_data_size_leaves_out_points_and_differences_with_fewer_than_three_seeds():
+    from benchmark.reports import datasize
+
+    config = {"sizes": [10, 25, 100], "arms": {"linear": "linear head", "adv_scratch": "scratch"},
+              "transfer": ["linear"]}
+    family = {"data_size": {"prefix": "p_"}}
+    rows = {"p_linear_n10": _row("p_linear_n10", [0, 1, 2], [3, 4, 5], [9, 9, 9], None),
+            "p_adv_scratch_n10": _row("p_adv_scratch_n10", [0, 1, 2], [6, 7, 8], [9, 9, 9], None),
+            # one seed each: its interval would hold no spread over seeds
+            "p_linear_n25": _row("p_linear_n25", [0, 1, 2], [3, 3, 3], [9, 9, 9], None),
+            "p_adv_scratch_n25": _row("p_adv_scratch_n25", [0], [9], [9], None),
+            "p_linear_n100": _row("p_linear_n100", [0, 1, 2, 3], [2, 3, 4, 3], [9, 9, 9, 9], None),
+            "p_adv_scratch_n100": _row("p_adv_scratch_n100", [0, 1, 2], [9, 8, 9], [9, 9, 9], None)}
+    too_few: list[str] = []
+    curves = datasize.curves(rows, family, config, too_few=too_few)
+    assert [p.size for p in curves["adv_scratch"]] == [10, 100] and [p.size for p in curves["linear"]] == [10, 25, 100]
+    assert too_few == ["p_adv_scratch_n25 (1 seed)"]
+    c = datasize.crossover(rows, family, config, "linear")
+    assert [size for size, _ in c.rows] == [10, 100]
+    assert c.rows[1][1].n_seeds == 3   # only the seeds both arms have

@@ -32,7 +32,8 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
         lines += [f"### Data size: transfer against adversarial training from scratch ({family['name']})", ""]
         if plot:
             lines += [f"![accuracy and cost versus data size]({plot})", ""]
-        curves = datasize.curves(rows, family, ds_config)
+        too_few: list[str] = []
+        curves = datasize.curves(rows, family, ds_config, too_few=too_few)
         if curves:
             lines += ["| strategy | " + " | ".join(str(s) for s in ds_config["sizes"]) + " |",
                       "|---|" + "---|" * len(ds_config["sizes"])]
@@ -47,7 +48,10 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                           "(free AT on all of this pair's target classes). Sizes that are not tuned inherit a tuned size's "
                           "hyperparameters (each entry's description says which: in the embedded zoo 25 and 50 per "
                           "class take those selected at 10, 250 those selected at 100), so a step in a curve between "
-                          "50 and 100 can come from the change of hyperparameters as much as from the data.", ""]
+                          "50 and 100 can come from the change of hyperparameters as much as from the data." +
+                      (f" Left out until they have {datasize.MIN_SEEDS} seeds (an interval from fewer would hold "
+                       "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
+                      ""]
         for arm in ds_config.get("transfer", []):
             c = datasize.crossover(rows, family, ds_config, arm, limit)
             if c.rows:

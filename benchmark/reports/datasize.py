@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.stats import Estimate, accuracy_estimate, difference_estimate
+from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_estimate
 
 
 @dataclass
@@ -54,8 +54,10 @@ def _size_value(row, size) -> float:
     return float(n_train) / float(n_classes) if n_train and n_classes else float("nan")
 
 
-def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None) -> dict[str, list[Point]]:
-    """Every arm's points (sizes with records), for one family."""
+def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None,
+           too_few: list[str] | None = None) -> dict[str, list[Point]]:
+    """Every arm's points (sizes with records from at least MIN_SEEDS seeds), for one family; the names
+    left out for fewer seeds are appended to `too_few` as "name (k seeds)"."""
     ds = family.get("data_size")
     if not ds:
         return {}
@@ -71,7 +73,9 @@ def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None
             if row is None:
                 continue
             seeds = _seeds(row, seed_limit)
-            if not seeds:
+            if len(seeds) < MIN_SEEDS:
+                if seeds and too_few is not None:
+                    too_few.append(f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
                 continue
             cost = row.get("cost")
             points.append(Point(arm, size, name, _size_value(row, size), accuracy_estimate(_outcomes(row, "robust", seeds)),
@@ -83,7 +87,8 @@ def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None
 
 
 def crossover(rows: dict, family: dict, config: dict, arm: str, seed_limit: int | None = None) -> Crossover:
-    """Transfer arm minus adversarial training from scratch at each size with both, and where the sign flips."""
+    """Transfer arm minus adversarial training from scratch at each size where both share at least MIN_SEEDS
+    seeds, and where the sign flips."""
     ds = family["data_size"]
     c = Crossover(arm)
     for size in config["sizes"]:
@@ -94,7 +99,7 @@ def crossover(rows: dict, family: dict, config: dict, arm: str, seed_limit: int 
         if a is None or b is None:
             continue
         seeds = sorted(set(_seeds(a, seed_limit)) & set(_seeds(b, seed_limit)))
-        if seeds:
+        if len(seeds) >= MIN_SEEDS:
             c.rows.append((size, difference_estimate(_outcomes(a, "robust", seeds), _outcomes(b, "robust", seeds))))
     c.text = _crossover_text(c.rows, config["arms"][arm])
     return c
