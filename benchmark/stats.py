@@ -28,8 +28,10 @@ def t_quantile(p: float, df: float) -> float:
 
 
 # Seeds an estimate over seeds needs before it is reported as one: with fewer, its interval holds only
-# the evaluation subset's sampling error and none of the spread over seeds.
+# the evaluation subset's sampling error and none of the spread over seeds. A claim test with fewer is
+# missing data; between it and the family's fixed count, its verdict is provisional.
 MIN_SEEDS = 3
+
 
 @dataclass(frozen=True)
 class Estimate:

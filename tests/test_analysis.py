@@ -32,8 +32,8 @@ def test_data_size_leaves_out_points_and_differences_with_fewer_than_three_seeds
     family = {"data_size": {"prefix": "p_"}}
     rows = {"p_linear_n10": _row("p_linear_n10", [0, 1, 2], [3, 4, 5], [9, 9, 9], None),
             "p_adv_scratch_n10": _row("p_adv_scratch_n10", [0, 1, 2], [6, 7, 8], [9, 9, 9], None),
-            # one seed each: its interval would hold no spread over seeds
             "p_linear_n25": _row("p_linear_n25", [0, 1, 2], [3, 3, 3], [9, 9, 9], None),
+            # one seed: its interval would hold no spread over seeds
             "p_adv_scratch_n25": _row("p_adv_scratch_n25", [0], [9], [9], None),
             "p_linear_n100": _row("p_linear_n100", [0, 1, 2, 3], [2, 3, 4, 3], [9, 9, 9, 9], None),
             "p_adv_scratch_n100": _row("p_adv_scratch_n100", [0, 1, 2], [9, 8, 9], [9, 9, 9], None)}

@@ -17,8 +17,6 @@ from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_e
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
 NEAR_ZERO = 0.05  # "~0%": the whole interval at or below 5%
-# MIN_SEEDS (benchmark.stats): below it a test is missing data; between it and the fixed count, its verdict
-# is provisional
 
 
 @dataclass
