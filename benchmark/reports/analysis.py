@@ -5,6 +5,7 @@ blocks-retrained chain seed by seed, and the full protocol where it was run)."""
 from __future__ import annotations
 
 from benchmark.reports import datasize
+from benchmark.reports.frame import per_seed_percent, seed_outcomes
 from benchmark.stats import accuracy_estimate, difference_estimate
 
 FULL_PROTOCOL = "fmnist-linf"  # the reference protocol (n=1000, the standard AutoAttack with FAB-T and Square)
@@ -12,15 +13,6 @@ FULL_PROTOCOL = "fmnist-linf"  # the reference protocol (n=1000, the standard Au
 
 def _rows(agg, protocol: str) -> dict:
     return {r["model"]: r for _, r in agg[agg.protocol == protocol].iterrows()}
-
-
-def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
-    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
-    return [by_seed[s] for s in seeds]
-
-
-def _per_seed(row, seeds: list[int]) -> str:
-    return ", ".join(f"{100 * sum(o) / len(o):.1f}" for o in _outcomes(row, "robust", seeds))
 
 
 def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot: str | None) -> list[str]:
@@ -82,9 +74,9 @@ def oracle_section(rows: dict, family: dict) -> list[str]:
         seeds = sorted(set(t["seeds"]) & set(o["seeds"]) & set(s["seeds"]))
         if not seeds:
             continue
-        lv = [accuracy_estimate(_outcomes(r, "robust", seeds)) for r in (t, o, s)]
-        d1 = difference_estimate(_outcomes(o, "robust", seeds), _outcomes(t, "robust", seeds))
-        d2 = difference_estimate(_outcomes(s, "robust", seeds), _outcomes(o, "robust", seeds))
+        lv = [accuracy_estimate(seed_outcomes(r, "robust", seeds)) for r in (t, o, s)]
+        d1 = difference_estimate(seed_outcomes(o, "robust", seeds), seed_outcomes(t, "robust", seeds))
+        d2 = difference_estimate(seed_outcomes(s, "robust", seeds), seed_outcomes(o, "robust", seeds))
         gap = lv[2].mean - lv[0].mean
         share = f" ({100 * d1.mean / gap:.0f}% of the gap)" if abs(gap) > 1e-9 else ""
         lines.append(f"| {n} | {lv[0].pct()} | {lv[1].pct()} | {lv[2].pct()} | {d1.pct()}{share} | {d2.pct()} | "
@@ -116,9 +108,9 @@ def blocks_section(rows: dict, full: dict, family: dict) -> list[str]:
              "| model | robust per seed (%), seeds " + ", ".join(map(str, seeds)) + " | robust | clean | "
              "Square broke (of survivors) | PGD-10 at 2x eps | guard flags |", "|---|---|---|---|---|---|---|"]
     for r in present:
-        est = accuracy_estimate(_outcomes(r, "robust", seeds))
-        clean = accuracy_estimate(_outcomes(r, "clean", seeds))
-        lines.append(f"| `{r['model']}` | {_per_seed(r, seeds)} | {est.pct()} | {clean.pct()} | "
+        est = accuracy_estimate(seed_outcomes(r, "robust", seeds))
+        clean = accuracy_estimate(seed_outcomes(r, "clean", seeds))
+        lines.append(f"| `{r['model']}` | {per_seed_percent(r, 'robust', seeds)} | {est.pct()} | {clean.pct()} | "
                      f"{_guard_evidence(r, seeds)} |")
     lines += ["", "The last three columns are the gradient-masking guards' own evidence on the same seeds "
               "(the guards' fixed slice of the evaluation subset): how many examples the black-box Square attack broke among those "
@@ -133,6 +125,6 @@ def blocks_section(rows: dict, full: dict, family: dict) -> list[str]:
         for c in checked:
             r = full[c]
             s = sorted(r["seeds"])
-            lines.append(f"| `{c}` | {s} | {_per_seed(r, s)} | {accuracy_estimate(_outcomes(r, 'robust', s)).pct()} |")
+            lines.append(f"| `{c}` | {s} | {per_seed_percent(r, 'robust', s)} | {accuracy_estimate(seed_outcomes(r, 'robust', s)).pct()} |")
         lines.append("")
     return lines

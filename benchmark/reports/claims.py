@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmark.reports.frame import per_seed_percent, seed_outcomes
 from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_estimate
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
@@ -102,21 +103,11 @@ def _rows(agg, protocol: str, limit: int | None = None) -> Rows:
     return rows
 
 
-def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
-    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
-    return [by_seed[s] for s in seeds]
-
-
 def _common_seeds(*rows) -> list[int]:
     seeds = set(rows[0]["seeds"])
     for r in rows[1:]:
         seeds &= set(r["seeds"])
     return sorted(seeds)
-
-
-def _fmt_seeds(row, what: str, seeds: list[int]) -> str:
-    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
-    return ", ".join(f"{100 * sum(by_seed[s]) / len(by_seed[s]):.1f}" for s in seeds)
 
 
 def _enough(rows, seeds: list[int], *names: str) -> str | None:
@@ -143,7 +134,7 @@ def level(rows, name: str, what: str = "robust") -> tuple[Estimate | None, str, 
     short = _enough(rows, seeds, name)
     if short:
         return None, short, {}
-    return accuracy_estimate(_outcomes(row, what, seeds)), _fmt_seeds(row, what, seeds), _count(rows, seeds)
+    return accuracy_estimate(seed_outcomes(row, what, seeds)), per_seed_percent(row, what, seeds), _count(rows, seeds)
 
 
 def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, str, dict]:
@@ -155,8 +146,8 @@ def diff(rows, a: str, b: str, what: str = "robust") -> tuple[Estimate | None, s
     short = _enough(rows, seeds, a, b)
     if short:
         return None, short, {}
-    est = difference_estimate(_outcomes(ra, what, seeds), _outcomes(rb, what, seeds))
-    return est, f"{a}: {_fmt_seeds(ra, what, seeds)}; {b}: {_fmt_seeds(rb, what, seeds)} (seeds {seeds})", \
+    est = difference_estimate(seed_outcomes(ra, what, seeds), seed_outcomes(rb, what, seeds))
+    return est, f"{a}: {per_seed_percent(ra, what, seeds)}; {b}: {per_seed_percent(rb, what, seeds)} (seeds {seeds})", \
         _count(rows, seeds)
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.reports.frame import seed_outcomes
 from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_estimate
 
 
@@ -40,11 +41,6 @@ class Crossover:
 def _seeds(row, limit: int | None) -> list[int]:
     seeds = sorted(row["seeds"])
     return [s for s in seeds if limit is None or s < limit]
-
-
-def _outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
-    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
-    return [by_seed[s] for s in seeds]
 
 
 def _size_value(row, size) -> float:
@@ -78,8 +74,8 @@ def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None
                     too_few.append(f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
                 continue
             cost = row.get("cost")
-            points.append(Point(arm, size, name, _size_value(row, size), accuracy_estimate(_outcomes(row, "robust", seeds)),
-                                accuracy_estimate(_outcomes(row, "clean", seeds)),
+            points.append(Point(arm, size, name, _size_value(row, size), accuracy_estimate(seed_outcomes(row, "robust", seeds)),
+                                accuracy_estimate(seed_outcomes(row, "clean", seeds)),
                                 None if cost is None or cost != cost else float(cost), seeds, note))
         if points:
             out[arm] = points
@@ -100,7 +96,7 @@ def crossover(rows: dict, family: dict, config: dict, arm: str, seed_limit: int 
             continue
         seeds = sorted(set(_seeds(a, seed_limit)) & set(_seeds(b, seed_limit)))
         if len(seeds) >= MIN_SEEDS:
-            c.rows.append((size, difference_estimate(_outcomes(a, "robust", seeds), _outcomes(b, "robust", seeds))))
+            c.rows.append((size, difference_estimate(seed_outcomes(a, "robust", seeds), seed_outcomes(b, "robust", seeds))))
     c.text = _crossover_text(c.rows, config["arms"][arm])
     return c
 

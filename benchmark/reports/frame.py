@@ -73,6 +73,17 @@ def records_frame(roots=None, include_sweeps: bool = False):
     return pd.DataFrame(rows)
 
 
+def seed_outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
+    """An aggregated row's per-example outcomes (`what`: "clean" or "robust") of these seeds, in their order."""
+    by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
+    return [by_seed[s] for s in seeds]
+
+
+def per_seed_percent(row, what: str, seeds: list[int]) -> str:
+    """The accuracy of each of these seeds in percent, as "a, b, c"."""
+    return ", ".join(f"{100 * sum(o) / len(o):.1f}" for o in seed_outcomes(row, what, seeds))
+
+
 def aggregate(df):
     """One row per (protocol, model, eps): means, spreads and 95% intervals over seeds."""
     import pandas as pd
