@@ -206,6 +206,10 @@ def run(args) -> int:
                 break
             time.sleep(2)
             continue
+        if len(procs) >= args.lanes:
+            # every lane busy: reading the zoo and the records again costs a third of a core per runner
+            time.sleep(2)
+            continue
         entries = load_entries()
         others = claimed() - set(procs)
         jobs = [j for j in pending(entries, gen.INHERITS, suites, args.evaluate, set(procs) | others, seeds, args.match)
