@@ -73,7 +73,7 @@ def test_training_gate_fails_lwf_with_the_wrong_sign(monkeypatch, capsys):
 
     distance = lwf.feature_distance
     monkeypatch.setattr(lwf, "feature_distance", lambda z, z0, kind: -distance(z, z0, kind))
-    # lambda = 1: a penalty whose sign decides the robustness (50.7, 31.7, 28.0% committed; the wrong sign
+    # lambda = 1: a penalty whose sign decides the robustness (28.0-50.7% over its 5 committed seeds; the wrong sign
     # gives ~0%). At the validation-selected lambda = 0.1 (fmnist_lwf_n100) LwF keeps only 1-9% over its
     # 10 seeds, so a wrong sign (0%) would sit inside that band and this test could not fail.
     assert main(["check", "--model", "fmnist_lwf_lambda1", "--train", "--seed", "0", "--protocol", PROTOCOL,
