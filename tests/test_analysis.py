@@ -44,3 +44,18 @@ def test_data_size_leaves_out_points_and_differences_with_fewer_than_three_seeds
     c = datasize.crossover(rows, family, config, "linear")
     assert [size for size, _ in c.rows] == [10, 100]
     assert c.rows[1][1].n_seeds == 3   # only the seeds both arms have
+
+
+def test_crossover_text_calls_a_side_ahead_only_where_its_interval_excludes_zero():
+    from benchmark.reports.datasize import _crossover_text
+    from benchmark.stats import Estimate
+
+    def est(mean, low, high):
+        return Estimate(mean, low, high, 0.0, 5, 0.0, 4.0)
+
+    text = _crossover_text([(10, est(0.16, 0.12, 0.20)), (100, est(0.026, -0.005, 0.057))], "adv FT")
+    assert "no crossover" in text and "transfer is ahead at 10 (significant), level at 100" in text
+    text = _crossover_text([(10, est(-0.06, -0.11, -0.01)), (100, est(-0.28, -0.33, -0.22))], "linear")
+    assert "adversarial training from scratch is ahead at every size (2 of 2 differences significant)" in text
+    text = _crossover_text([(10, est(0.03, -0.01, 0.07)), (25, est(-0.12, -0.20, -0.05))], "LwF")
+    assert "cross at about" in text and "[<10, 25]" in text

@@ -110,9 +110,15 @@ def _crossover_text(rows: list[tuple[int | str, Estimate]], label: str) -> str:
     flips = [i for i in range(len(rows) - 1) if (means[i] > 0) != (means[i + 1] > 0)]
     if not flips:
         lead = "transfer" if means[0] > 0 else "adversarial training from scratch"
-        sig = sum(1 for s in sides if s != 0)
-        return (f"{label}: no crossover between {sizes[0]} and {sizes[-1]} examples per class: {lead} is ahead at "
-                f"every size ({sig} of {len(rows)} differences significant)")
+        ahead = [str(s) for s, side in zip(sizes, sides) if side != 0]
+        level = [str(s) for s, side in zip(sizes, sides) if side == 0]
+        head = f"{label}: no crossover between {sizes[0]} and {sizes[-1]} examples per class"
+        if not level:
+            return f"{head}: {lead} is ahead at every size ({len(rows)} of {len(rows)} differences significant)"
+        # "ahead" only where the interval excludes 0; the rest are level within 95%, whatever the mean's sign
+        where = f"ahead at {', '.join(ahead)}" if ahead else "ahead at no size"
+        return (f"{head} of the means: {lead} is {where} (significant), level at {', '.join(level)} "
+                f"(interval includes 0)")
     i = flips[0]
     lo_size, hi_size = sizes[i], sizes[i + 1]
     if isinstance(lo_size, int) and isinstance(hi_size, int):  # where the means cross, on a log scale
