@@ -54,7 +54,7 @@ def test_crossover_text_calls_a_side_ahead_only_where_its_interval_excludes_zero
         return Estimate(mean, low, high, 0.0, 5, 0.0, 4.0)
 
     text = _crossover_text([(10, est(0.16, 0.12, 0.20)), (100, est(0.026, -0.005, 0.057))], "adv FT")
-    assert "no crossover" in text and "transfer is ahead at 10 (significant), level at 100" in text
+    assert "do not cross" in text and "transfer is ahead at 10 (significant), level at 100" in text
     text = _crossover_text([(10, est(-0.06, -0.11, -0.01)), (100, est(-0.28, -0.33, -0.22))], "linear")
     assert "adversarial training from scratch is ahead at every size (2 of 2 differences significant)" in text
     text = _crossover_text([(10, est(0.03, -0.01, 0.07)), (25, est(-0.12, -0.20, -0.05))], "LwF")

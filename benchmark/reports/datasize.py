@@ -112,13 +112,14 @@ def _crossover_text(rows: list[tuple[int | str, Estimate]], label: str) -> str:
         lead = "transfer" if means[0] > 0 else "adversarial training from scratch"
         ahead = [str(s) for s, side in zip(sizes, sides) if side != 0]
         level = [str(s) for s, side in zip(sizes, sides) if side == 0]
-        head = f"{label}: no crossover between {sizes[0]} and {sizes[-1]} examples per class"
+        span = f"between {sizes[0]} and {sizes[-1]} examples per class"
         if not level:
-            return f"{head}: {lead} is ahead at every size ({len(rows)} of {len(rows)} differences significant)"
+            return (f"{label}: no crossover {span}: {lead} is ahead at every size ({len(rows)} of {len(rows)} "
+                    "differences significant)")
         # "ahead" only where the interval excludes 0; the rest are level within 95%, whatever the mean's sign
-        where = f"ahead at {', '.join(ahead)}" if ahead else "ahead at no size"
-        return (f"{head} of the means: {lead} is {where} (significant), level at {', '.join(level)} "
-                f"(interval includes 0)")
+        where = f"ahead at {', '.join(ahead)} (significant)" if ahead else "significantly ahead at no size"
+        return (f"{label}: the means do not cross {span}: {lead} is {where}, level at {', '.join(level)} "
+                "(interval includes 0)")
     i = flips[0]
     lo_size, hi_size = sizes[i], sizes[i + 1]
     if isinstance(lo_size, int) and isinstance(hi_size, int):  # where the means cross, on a log scale
