@@ -254,3 +254,104 @@ def compare_main_job(models: list[tuple[str, int]], device: str, data_dir=None, 
     _, t_old = _timed(today, device)
     _, t_new = _timed(lambda: list(evaluate_jobs(jobs, EvalOptions(device=device), where, n_jobs)), device)
     return {"models": len(models), "old_s": t_old, "new_s": t_new, "jobs": n_jobs}
+
+
+class PassCounter:
+    """Rows a model is run on, split into runs that take an input gradient (forward+backward) and
+    forward-only runs: what an evaluation's time is made of, independent of how it is batched."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.grad_rows = self.plain_rows = 0
+        self._hook = model.register_forward_pre_hook(self._count)
+
+    def _count(self, module, args) -> None:
+        x = args[0]
+        if torch.is_grad_enabled() and x.requires_grad:
+            self.grad_rows += x.shape[0]
+        else:
+            self.plain_rows += x.shape[0]
+
+    def close(self) -> None:
+        self._hook.remove()
+
+
+def conv_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of the model's convolutions and linear layers for one example."""
+    total = 0
+
+    def hook(module, args, out):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            total += out[0].numel() * k
+        else:
+            total += module.in_features * module.out_features
+
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    hooks = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return total
+
+
+def sgemm_gflops(device: str, n: int = 1024) -> float:
+    """This device's float32 matrix-multiply rate (best of 5): the most any convolution can reach."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    _timed(lambda: a @ b, device, 2)
+    _, t = _timed(lambda: a @ b, device, 5)
+    return 2 * n ** 3 / t / 1e9
+
+
+def evaluation_ceiling(models: list[tuple[str, int]], device: str, data_dir=None, cache=None) -> list[dict]:
+    """How fast the quick protocol's float32 evaluation could be with the reference's steps.
+
+    Runs today's path and the new one (v3) once each, counts the rows each runs the model on
+    (with and without an input gradient), measures a forward+backward and a forward pass per
+    row at the attacks' batch size, and bounds the new path from below by running every pass at
+    this CPU's matrix-multiply rate with batch norm, ReLU and the attacks' own arithmetic free.
+    """
+    from benchmark.attacks import attack_mode
+    from benchmark.attacks.apgd import CHUNK_ROWS
+    from benchmark.data import get_task
+    from benchmark.evaluation import EvalOptions, evaluate_model, evaluation_data, load_protocol
+    from benchmark.models.layout import as_layout, channels_last
+    from benchmark.zoo import get_entry, load_model
+
+    import torch.nn.functional as F
+
+    new = load_protocol("fmnist-linf-quick")
+    peak = sgemm_gflops(device)
+    rows = []
+    for name, seed in models:
+        entry = get_entry(name)
+        model = load_model(entry, seed, "published", device, cache)
+        x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+        _, t_old = _timed(lambda: todays_evaluation(model, x, y, index, device), device)
+        counter = PassCounter(model)
+        try:
+            _, t_new = _timed(lambda: evaluate_model(model, new, x, y, index, EvalOptions(device=device)), device)
+        finally:
+            counter.close()
+        macs = conv_macs(model, x.to(device))
+        xb, yb = x[:CHUNK_ROWS].to(device), y[:CHUNK_ROWS].to(device)
+        with channels_last(model) as nhwc:
+            xb = as_layout(xb, nhwc)
+            t_fb = fwd_bwd_seconds(model, xb, yb, device) / xb.shape[0]
+            with attack_mode(model), torch.no_grad():
+                model(xb)
+                _, t_f = _timed(lambda: [model(xb) for _ in range(5)], device, 3)
+            t_f /= 5 * xb.shape[0]
+        passes_s = counter.grad_rows * t_fb + counter.plain_rows * t_f
+        # an input-gradient backward pass costs the forward's multiply-accumulates once more
+        floor_s = (counter.grad_rows * 4 + counter.plain_rows * 2) * macs / (peak * 1e9)
+        rest_s = max(t_new - passes_s, 0.0)
+        rows.append({"model": name, "seed": seed, "old_s": t_old, "new_s": t_new, "grad_rows": counter.grad_rows,
+                     "plain_rows": counter.plain_rows, "mmacs": macs / 1e6, "fb_ms": t_fb * 1e3, "f_ms": t_f * 1e3,
+                     "fb_floor_ms": 4 * macs / (peak * 1e9) * 1e3, "passes_s": passes_s, "floor_s": floor_s,
+                     "rest_s": rest_s, "ceiling": t_old / (rest_s + floor_s), "bound": t_old / floor_s,
+                     "peak_gflops": peak})
+    return rows

@@ -75,9 +75,36 @@ def cmd_eval_paths(args) -> int:
     return 0
 
 
+def cmd_ceiling(args) -> int:
+    """Section 7: how much faster the float32 evaluation could be with the reference's steps."""
+    from benchmark.cli.common import check_device
+    from benchmark.perf import evaluation_ceiling
+
+    device = check_device(args.device)
+    models = [(m, 0) for m in args.eval_models]
+    print(f"perf --ceiling, device {device}, threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores")
+    rows = evaluation_ceiling(models, device, args.data_dir, args.cache_dir)
+    print(f"\n7. The float32 ceiling of the quick protocol's evaluation (seed 0; matrix-multiply rate here "
+          f"{rows[0]['peak_gflops']:.0f} GFLOP/s)")
+    print("   rows: examples the model ran on with an input gradient (fwd+bwd) and without (fwd); ms per row at the "
+          "attacks' batch size, measured and at the matrix-multiply rate; ceiling: today / (new - its passes + "
+          "the passes at that rate); bound: today / the passes at that rate alone")
+    print(f"   {'model':<26}{'today':>7}{'new':>7}{'fwd+bwd':>9}{'fwd':>8}{'MMAC':>6}{'ms/row':>8}{'at rate':>8}"
+          f"{'passes':>8}{'rest':>6}{'ceiling':>9}{'bound':>7}")
+    for r in rows:
+        print(f"   {r['model']:<26}{r['old_s']:6.1f}s{r['new_s']:6.1f}s{r['grad_rows']:9d}{r['plain_rows']:8d}"
+              f"{r['mmacs']:6.1f}{r['fb_ms']:8.3f}{r['fb_floor_ms']:8.3f}{r['passes_s']:7.1f}s{r['rest_s']:5.1f}s"
+              f"{r['ceiling']:8.2f}x{r['bound']:6.2f}x")
+    old, rest, floor = (sum(r[k] for r in rows) for k in ("old_s", "rest_s", "floor_s"))
+    print(f"   all {len(rows)} models: ceiling {old / (rest + floor):.2f}x, bound {old / floor:.2f}x (target 2x)")
+    return 0
+
+
 def cmd_perf(args) -> int:
     if args.paper:
         return cmd_paper(args)
+    if args.ceiling:
+        return cmd_ceiling(args)
     if args.eval_paths:
         return cmd_eval_paths(args)
     from benchmark.cli.common import check_device
@@ -183,6 +210,8 @@ def add_parsers(sub) -> None:
     ev.add_argument("--eval-models", nargs="+", default=["fmnist_src_robust", "fmnist_linear", "fmnist_retrain2",
                     "fmnist_lwf", "fmnist_adv_scratch_n100", "fmnist_cnn_src_robust", "fmnist_cnn_linear",
                     "fmnist_cnn_lwf"])
+    ev.add_argument("--ceiling", action="store_true",
+                    help="bound the float32 evaluation's speed-up: its passes at this CPU's matrix-multiply rate")
     ev.add_argument("--no-amp-path", action="store_true", help="skip the bf16-search column")
     ev.add_argument("--main-job", default=None, metavar="SUITE", help="also time a suite's evaluation both ways")
     ev.add_argument("--main-job-seeds", type=int, default=3, help="seeds below this number (default 3)")
