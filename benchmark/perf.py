@@ -10,7 +10,6 @@ import time
 import torch
 
 
-
 def _timed(fn, device: str, repeats: int = 1):
     """Output and seconds of `fn`; with repeats, the fastest run (the least disturbed by other load)."""
     best = float("inf")
@@ -196,21 +195,30 @@ def todays_evaluation(model, x, y, index, device: str):
     return result
 
 
+def _published_quick(models: list[tuple[str, int]], device: str, data_dir=None, cache=None):
+    """Each published model with the quick protocol's evaluation data: (name, seed, model, x, y, index)."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import evaluation_data, load_protocol
+    from benchmark.zoo import get_entry, load_model
+
+    protocol = load_protocol("fmnist-linf-quick")
+    for name, seed in models:
+        entry = get_entry(name)
+        model = load_model(entry, seed, "published", device, cache)
+        x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), protocol, None, data_dir)
+        yield name, seed, model, x, y, index
+
+
 def compare_eval_paths(models: list[tuple[str, int]], device: str, data_dir=None, cache=None,
                        amp: bool = True) -> list[dict]:
     """Today's quick-protocol evaluation (reference AutoAttack) against the new one (our APGD) and
     the opt-in bf16 search, one published model at a time: seconds (battery and guards) and which
     examples each path breaks."""
-    from benchmark.data import get_task
-    from benchmark.evaluation import EvalOptions, evaluate_model, evaluation_data, load_protocol
-    from benchmark.zoo import get_entry, load_model
+    from benchmark.evaluation import EvalOptions, evaluate_model, load_protocol
 
     new = load_protocol("fmnist-linf-quick")
     rows = []
-    for name, seed in models:
-        entry = get_entry(name)
-        model = load_model(entry, seed, "published", device, cache)
-        x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+    for name, seed, model, x, y, index in _published_quick(models, device, data_dir, cache):
         old, t_old = _timed(lambda: todays_evaluation(model, x, y, index, device), device)
         ours, t_new = _timed(lambda: evaluate_model(model, new, x, y, index, EvalOptions(device=device)), device)
         row = {"model": name, "seed": seed, "old_s": t_old, "new_s": t_new, "old_robust": old.robust_accuracy,
@@ -234,18 +242,13 @@ def compare_eval_paths(models: list[tuple[str, int]], device: str, data_dir=None
 def compare_main_job(models: list[tuple[str, int]], device: str, data_dir=None, cache=None) -> dict:
     """The main job's evaluations both ways, from one run: today's path (one model after the other,
     every thread) and the new one (our APGD, models side by side, one thread each)."""
-    from benchmark.data import get_task
-    from benchmark.evaluation import EvalOptions, Locations, evaluation_data, load_protocol
+    from benchmark.evaluation import EvalOptions, Locations, load_protocol
     from benchmark.evaluation.pool import Job, default_jobs, evaluate_jobs
-    from benchmark.zoo import get_entry, load_model
 
     new = load_protocol("fmnist-linf-quick")
 
     def today():
-        for name, seed in models:
-            entry = get_entry(name)
-            model = load_model(entry, seed, "published", device, cache)
-            x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+        for _, _, model, x, y, index in _published_quick(models, device, data_dir, cache):
             todays_evaluation(model, x, y, index, device)
 
     jobs = [Job(name, seed, new) for name, seed in models]
@@ -316,20 +319,13 @@ def evaluation_ceiling(models: list[tuple[str, int]], device: str, data_dir=None
     """
     from benchmark.attacks import attack_mode
     from benchmark.attacks.apgd import CHUNK_ROWS
-    from benchmark.data import get_task
-    from benchmark.evaluation import EvalOptions, evaluate_model, evaluation_data, load_protocol
+    from benchmark.evaluation import EvalOptions, evaluate_model, load_protocol
     from benchmark.models.layout import as_layout, channels_last
-    from benchmark.zoo import get_entry, load_model
-
-    import torch.nn.functional as F
 
     new = load_protocol("fmnist-linf-quick")
     peak = sgemm_gflops(device)
     rows = []
-    for name, seed in models:
-        entry = get_entry(name)
-        model = load_model(entry, seed, "published", device, cache)
-        x, y, index = evaluation_data(get_task(entry.task, relative_to=entry.folder), new, None, data_dir)
+    for name, seed, model, x, y, index in _published_quick(models, device, data_dir, cache):
         _, t_old = _timed(lambda: todays_evaluation(model, x, y, index, device), device)
         counter = PassCounter(model)
         try:
