@@ -35,6 +35,22 @@ def fwd_bwd_seconds(model, x, y, device, repeats: int = 5) -> float:
             xg = x.clone().requires_grad_(True)
             torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
 
+    return _seconds_per_call(once, device, repeats)
+
+
+def fwd_seconds(model, x, device, repeats: int = 5) -> float:
+    """One forward pass over the batch, without gradients (as the attacks' success checks and Square run)."""
+    from benchmark.attacks import attack_mode
+
+    def once():
+        with attack_mode(model), torch.no_grad():
+            model(x)
+
+    return _seconds_per_call(once, device, repeats)
+
+
+def _seconds_per_call(once, device: str, repeats: int) -> float:
+    """Seconds of one call of `once`, after a warm-up: the fastest of 3 runs of `repeats` calls."""
     once()
     _, t = _timed(lambda: [once() for _ in range(repeats)], device, 3)
     return t / repeats
@@ -317,7 +333,6 @@ def evaluation_ceiling(models: list[tuple[str, int]], device: str, data_dir=None
     row at the attacks' batch size, and bounds the new path from below by running every pass at
     this CPU's matrix-multiply rate with batch norm, ReLU and the attacks' own arithmetic free.
     """
-    from benchmark.attacks import attack_mode
     from benchmark.attacks.apgd import CHUNK_ROWS
     from benchmark.evaluation import EvalOptions, evaluate_model, load_protocol
     from benchmark.models.layout import as_layout, channels_last
@@ -337,17 +352,15 @@ def evaluation_ceiling(models: list[tuple[str, int]], device: str, data_dir=None
         with channels_last(model) as nhwc:
             xb = as_layout(xb, nhwc)
             t_fb = fwd_bwd_seconds(model, xb, yb, device) / xb.shape[0]
-            with attack_mode(model), torch.no_grad():
-                model(xb)
-                _, t_f = _timed(lambda: [model(xb) for _ in range(5)], device, 3)
-            t_f /= 5 * xb.shape[0]
+            t_f = fwd_seconds(model, xb, device) / xb.shape[0]
         passes_s = counter.grad_rows * t_fb + counter.plain_rows * t_f
-        # an input-gradient backward pass costs the forward's multiply-accumulates once more
-        floor_s = (counter.grad_rows * 4 + counter.plain_rows * 2) * macs / (peak * 1e9)
+        # a forward row is 2 flops per multiply-accumulate; its input-gradient backward pass repeats them
+        fb_floor_s = 4 * macs / (peak * 1e9)
+        floor_s = (counter.grad_rows + counter.plain_rows / 2) * fb_floor_s
         rest_s = max(t_new - passes_s, 0.0)
         rows.append({"model": name, "seed": seed, "old_s": t_old, "new_s": t_new, "grad_rows": counter.grad_rows,
                      "plain_rows": counter.plain_rows, "mmacs": macs / 1e6, "fb_ms": t_fb * 1e3, "f_ms": t_f * 1e3,
-                     "fb_floor_ms": 4 * macs / (peak * 1e9) * 1e3, "passes_s": passes_s, "floor_s": floor_s,
+                     "fb_floor_ms": fb_floor_s * 1e3, "passes_s": passes_s, "floor_s": floor_s,
                      "rest_s": rest_s, "ceiling": t_old / (rest_s + floor_s), "bound": t_old / floor_s,
                      "peak_gflops": peak})
     return rows
