@@ -1,10 +1,11 @@
 """Where things live: the project's own tree, and the user's folders outside it.
 
 Project (in the repository): zoo entries (`model_zoo/`), published weights
-(`model_zoo/weights/`), records of those weights (`results/`), reports (`reports/`).
+(`model_zoo/weights/`), the studies that make them (`studies/`), records of those weights
+(`results/`), reports (`reports/`).
 User (default `~/.cache/robust-transfer-bench`, or `$RTB_HOME`): the weights cache
-(`zoo/`), the user's own zoo entries (`entries/`), their records (`results/`) and
-reports (`reports/`), and downloads. Each folder can be moved by its own variable.
+(`zoo/`), the user's own zoo entries (`entries/`), studies and study logs (`studies/`), their
+records (`results/`) and reports (`reports/`), and downloads. Each folder can be moved by its own variable.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def project_results_dir(override: str | Path | None = None) -> Path:
 
 def user_results_dir(override: str | Path | None = None) -> Path:
     return _pick(override, "RTB_USER_RESULTS", user_home() / "results")
+
+
+def project_studies_dir() -> Path:
+    return _pick(None, "RTB_STUDIES_DIR", repo_root() / "studies")
+
+
+def user_studies_dir() -> Path:
+    """The user's studies (`study --data` writes its default study here) and every study's logs."""
+    return user_home() / "studies"
 
 
 def project_reports_dir() -> Path:

@@ -9,15 +9,15 @@ keeps the source's body. The task file and the entry are written to the user's f
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from benchmark.data.folder_tasks import slug
 from benchmark.errors import BenchmarkError
-from benchmark.paths import user_home, user_zoo_dir
+from benchmark.paths import user_zoo_dir
 
 STEPS = 400          # default recipes: about this many minibatches, whatever the data size
 BATCH = 64
@@ -42,10 +42,6 @@ class TransferRequest:
     guards: bool = True
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_").lower() or "data"
-
-
 def default_recipe(strategy: str, n_train: int, req: TransferRequest) -> dict:
     """A recipe of about STEPS minibatches; the learning rate of the embedded suite's arms."""
     from benchmark.strategies import STRATEGIES
@@ -63,33 +59,10 @@ def default_recipe(strategy: str, n_train: int, req: TransferRequest) -> dict:
 
 def folder_task(req: TransferRequest, source_task) -> tuple[str, dict]:
     """A task file for the user's folder, shaped like the source's input; (path, per-class counts)."""
-    from benchmark.data.loaders.folders import list_images
+    from benchmark.data.folder_tasks import write_folder_task
 
-    root = Path(req.data).expanduser().resolve()
-    if not (root / "train").is_dir():
-        raise BenchmarkError(f"{root} has no train/ folder: put images in {root}/train/<class>/ and "
-                             f"{root}/val/<class>/ (or test/)")
-    test = next((s for s in ("val", "test") if (root / s).is_dir()), None)
-    if test is None:
-        raise BenchmarkError(f"{root} has no val/ or test/ folder for the evaluation: add {root}/val/<class>/")
-    items, classes = list_images(root / "train")
-    test_items, test_classes = list_images(root / test)
-    if test_classes != classes:
-        raise BenchmarkError(f"{root}/train and {root}/{test} have different class folders "
-                             f"({', '.join(classes)} vs {', '.join(test_classes)})")
-    counts = {c: 0 for c in classes}
-    for _, c in items:
-        counts[classes[c]] += 1
-    name = _slug(root.name)
-    task = {"name": name, "dataset": "imagefolder", "root": str(root), "splits": {"train": "train", "test": test},
-            "num_classes": len(classes), "image_size": source_task.image_size, "channels": source_task.channels,
-            "mean": list(source_task.normalization[0]), "std": list(source_task.normalization[1]),
-            "description": f"The user's folder {root}, shaped like the source task {source_task.name}."}
-    path = user_home() / "tasks" / f"{name}.yaml"
-    from benchmark.io import atomic_write_text
-
-    atomic_write_text(path, yaml.safe_dump(task, sort_keys=False))
-    return str(path), counts
+    path, info = write_folder_task(req.data, source_task, validation=False)
+    return path, info.train_counts
 
 
 def choose_protocol(task, asked: str | None):
@@ -129,6 +102,9 @@ def run_transfer(req: TransferRequest):
         if seed not in source.seeds or not has_weights(source, seed, "auto"):
             raise BenchmarkError(f"source {source.name} has no weights for seed {seed}: download or train them first "
                                  f"(`python -m benchmark train --model {source.name} --seed {seed}`)")
+    if req.n_per_class is not None and req.n_per_class <= 0:
+        raise BenchmarkError(f"--n-per-class {req.n_per_class}: give a positive number of training images per class, "
+                             "or leave it out for all of them")
     if (req.data is None) == (req.task is None):
         raise BenchmarkError("give the target data: --data DIR (a folder of images) or --task NAME|FILE")
     if req.data is not None:
@@ -147,7 +123,7 @@ def run_transfer(req: TransferRequest):
                                  f"{req.n_per_class}: lower it or add images")
     protocol = choose_protocol(task, req.protocol)
     n_train = (req.n_per_class * task.n_classes) if req.n_per_class else (sum(counts.values()) if counts else 5000)
-    name = req.name or _slug(f"{source.name}_{req.strategy}_{task.name}" +
+    name = req.name or slug(f"{source.name}_{req.strategy}_{task.name}" +
                              (f"_n{req.n_per_class}" if req.n_per_class else ""))
     if name in entries and entries[name].origin == "project":
         raise BenchmarkError(f"{name} is a project entry: pass --name for your own")

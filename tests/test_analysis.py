@@ -27,9 +27,10 @@ def test_blocks_chain_reports_guards_on_the_shared_seeds_only():
 def test_data_size_leaves_out_points_and_differences_with_fewer_than_three_seeds():
     from benchmark.reports import datasize
 
-    config = {"sizes": [10, 25, 100], "arms": {"linear": "linear head", "adv_scratch": "scratch"},
-              "transfer": ["linear"]}
-    family = {"data_size": {"prefix": "p_"}}
+    sizes = [10, 25, 100]
+    family = {"data_size": {"sizes": sizes, "arms": {"linear": "linear head", "adv_scratch": "scratch"},
+                            "transfer": ["linear"], "baseline": "adv_scratch",
+                            "entries": {a: {n: f"p_{a}_n{n}" for n in sizes} for a in ("linear", "adv_scratch")}}}
     rows = {"p_linear_n10": _row("p_linear_n10", [0, 1, 2], [3, 4, 5], [9, 9, 9], None),
             "p_adv_scratch_n10": _row("p_adv_scratch_n10", [0, 1, 2], [6, 7, 8], [9, 9, 9], None),
             "p_linear_n25": _row("p_linear_n25", [0, 1, 2], [3, 3, 3], [9, 9, 9], None),
@@ -38,10 +39,10 @@ def test_data_size_leaves_out_points_and_differences_with_fewer_than_three_seeds
             "p_linear_n100": _row("p_linear_n100", [0, 1, 2, 3], [2, 3, 4, 3], [9, 9, 9, 9], None),
             "p_adv_scratch_n100": _row("p_adv_scratch_n100", [0, 1, 2], [9, 8, 9], [9, 9, 9], None)}
     too_few: list[str] = []
-    curves = datasize.curves(rows, family, config, too_few=too_few)
+    curves = datasize.curves(rows, family, too_few=too_few)
     assert [p.size for p in curves["adv_scratch"]] == [10, 100] and [p.size for p in curves["linear"]] == [10, 25, 100]
     assert too_few == ["p_adv_scratch_n25 (1 seed)"]
-    c = datasize.crossover(rows, family, config, "linear")
+    c = datasize.crossover(rows, family, "linear")
     assert [size for size, _ in c.rows] == [10, 100]
     assert c.rows[1][1].n_seeds == 3   # only the seeds both arms have
 

@@ -25,14 +25,12 @@ def test_committed_zoo_and_protocols_are_valid():
 
 
 def test_suites_have_their_fixed_seeds_and_tuning_budgets():
-    """Seed counts fixed in advance (benchmark/reports/claims.yaml): 10 for the default family's claim entries
+    """Seed counts fixed in advance (the studies' `claims.seeds`): 10 for the default family's claim entries
     on the first pair and their sources, 5 for every other embedded entry."""
-    import yaml
-
-    from benchmark.reports.claims import CLAIMS_FILE
+    from benchmark.studies.families import project_report_config
 
     entries = load_entries()
-    default = next(f for f in yaml.safe_load(CLAIMS_FILE.read_text())["families"] if f.get("default"))
+    default = next(f for f in project_report_config()["families"] if f.get("default"))
     quick = [e for e in entries.values() if "quick" in e.suites]
     assert quick and all(e.seeds == list(range(default["seeds"])) for e in quick)
     embedded = [e for e in entries.values() if e.name.startswith("fmnist_") and e.origin == "project"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmark.cli import check, evaluate, perf, report, run, sweep, train, transfer, verify, zoo
+from benchmark.cli import check, evaluate, perf, report, run, study, sweep, train, transfer, verify, zoo
 from benchmark.errors import BenchmarkError
 
-COMMANDS = (zoo, train, evaluate, run, sweep, report, check, perf, transfer, verify)
+COMMANDS = (zoo, train, evaluate, run, study, sweep, report, check, perf, transfer, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

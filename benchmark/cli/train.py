@@ -66,9 +66,11 @@ def cmd_train(args) -> int:
             ensure_sources(name, seed, entries, opts)
             if has_weights(entry, seed, "trained", opts.cache) and not args.force:
                 print(f"{name} seed {seed}: already trained, skipping (use --force to retrain)")
-                continue
-            report(train_entry(entry, seed, opts, entries=entries))
-            count += 1
+                if not (args.publish and entry.published(seed) is None):  # a run stopped before publishing
+                    continue
+            else:
+                report(train_entry(entry, seed, opts, entries=entries))
+                count += 1
             if args.publish:
                 from benchmark.zoo.publish import publish
 
@@ -100,6 +102,12 @@ def cmd_tune(args) -> int:
         best = next(c for c in rec["configs"] if c["values"] == rec["selected"])
         print(f"{name}: selected {rec['selected']} of {rec['budget']} configurations (validation clean "
               f"{100 * best['clean']:.1f}%, robust {100 * best['robust']:.1f}%) in {time.perf_counter() - t0:.0f}s")
+        if args.study:  # the entries that take this selection (sizes that are not tuned, `like` arms) get it now
+            from benchmark.studies import load_study, write_entries
+
+            written = write_entries(load_study(args.study))
+            if written:
+                print(f"study {args.study}: rewrote {len(written)} entries that take this selection")
         entries = load_entries()
     return 0
 
@@ -140,6 +148,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("tune", help="select each entry's recipe from its tuning grid on validation data")
     add_models(p, required=True)
     p.add_argument("--force", action="store_true", help="tune again even if a selection exists")
+    p.add_argument("--study", default=None, help="a study (name or file) whose entries to rewrite after tuning, so "
+                                                  "that sizes inheriting this selection get it")
     add_common(p)
     p.set_defaults(func=cmd_tune)
 

@@ -15,35 +15,52 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def build_report(results_roots=None, reports_root=None) -> Path:
+def project_report_config() -> dict:
+    from benchmark.studies.families import project_report_config as config
+
+    return config()
+
+
+def build_report(results_roots=None, reports_root=None, config: dict | None = None,
+                 models: set[str] | None = None) -> Path:
+    """Write the leaderboard, plots, claims (the study's claims and data-size curves) and the page.
+
+    `config`: a study's report configuration (default: the project's, benchmark.studies.families);
+    `models`: only these models' records (a study's report), else every record found.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    import yaml
-
     from benchmark.reports import datasize, plots
-    from benchmark.reports.claims import CLAIMS_FILE, claims_markdown, evaluate_claims
+    from benchmark.reports.claims import claims_markdown, evaluate_claims
     from benchmark.reports.frame import aggregate, records_frame
     from benchmark.reports.html import index_html
     from benchmark.reports.leaderboard import leaderboard_markdown
 
     df = records_frame(results_roots)
+    if models is not None and not df.empty:
+        df = df[df.model.isin(models)]
     if df.empty:
         raise BenchmarkError("no evaluation records found: run `python -m benchmark evaluate --model NAME` first")
     agg = aggregate(df)
     sweeps = records_frame(results_roots, include_sweeps=True)
+    if models is not None and not sweeps.empty:
+        sweeps = sweeps[sweeps.model.isin(models)]
     agg_sweeps = aggregate(sweeps) if not sweeps.empty else agg
     out = Path(reports_root or project_reports_dir())
     plots_dir = out / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load(CLAIMS_FILE.read_text())
+    config = config or project_report_config()
     made = []
     family_plots = {}
     claims_rows = {r["model"]: r for _, r in agg[agg.protocol == config["protocol"]].iterrows()}
     for family in config["families"]:  # the data-size report, one plot per task pair and family
         title = f"Accuracy and cost versus data size: {family['name']}, {family.get('pair', '')}"
-        path = datasize.plot(datasize.curves(claims_rows, family, config["data_size"]), config["data_size"]["arms"],
-                             title, plots_dir / f"data_size_{_slug(family['name'])}.png")
+        if not family.get("data_size"):
+            continue
+        ds = family["data_size"]
+        path = datasize.plot(datasize.curves(claims_rows, family), ds["arms"], title,
+                             plots_dir / f"data_size_{_slug(family['name'])}.png", ds["baseline_all_label"])
         if path:
             family_plots[family["name"]] = f"plots/{path.name}"
             made.append((f"{title} ({config['protocol']})", f"plots/{path.name}"))

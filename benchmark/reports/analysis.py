@@ -19,13 +19,13 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
     rows = _rows(agg, protocol)
     limit = family.get("seeds")
     lines: list[str] = []
-    ds_config = config.get("data_size")
-    if ds_config and family.get("data_size"):
+    ds_config = family.get("data_size")
+    if ds_config:
         lines += [f"### Data size: transfer against adversarial training from scratch ({family['name']})", ""]
         if plot:
             lines += [f"![accuracy and cost versus data size]({plot})", ""]
         too_few: list[str] = []
-        curves = datasize.curves(rows, family, ds_config, too_few=too_few)
+        curves = datasize.curves(rows, family, too_few=too_few)
         if curves:
             lines += ["| strategy | " + " | ".join(str(s) for s in ds_config["sizes"]) + " |",
                       "|---|" + "---|" * len(ds_config["sizes"])]
@@ -45,7 +45,7 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                        "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
                       ""]
         for arm in ds_config.get("transfer", []):
-            c = datasize.crossover(rows, family, ds_config, arm, limit)
+            c = datasize.crossover(rows, family, arm, limit)
             if c.rows:
                 lines += [f"- {c.text}.", ""] + datasize.crossover_table(c) + [""]
     verdicts = {c.key: c.final for c in claims}

@@ -2,10 +2,10 @@
 pair and architecture family, with training cost beside it, and where transfer and adversarial
 training from scratch cross.
 
-Which entries make each curve is data (benchmark/reports/claims.yaml, `data_size`): entry
-`{prefix}{arm}_n{n}` at n examples per class, `{prefix}{arm}` with all the data, and for
-adversarial training from scratch with all the data, the other task pair's robust source
-(adversarially trained on all of this pair's target classes; free AT, not PGD-7).
+Which entry makes each point is data: the study's `data_size` section names the arms, and the
+study's expansion names each arm's entry at each size (benchmark.studies.families); the baseline
+at 'all' may be another entry (in the embedded suite, the other task pair's robust source,
+adversarially trained on all of this pair's target classes; free AT, not PGD-7).
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ def _size_value(row, size) -> float:
     return float(n_train) / float(n_classes) if n_train and n_classes else float("nan")
 
 
-def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None,
+def entry_at(ds: dict, arm: str, size) -> str | None:
+    """The entry of `arm` at `size` in a family's data-size config, if the study makes one."""
+    return ds["entries"].get(arm, {}).get(size)
+
+
+def curves(rows: dict, family: dict, seed_limit: int | None = None,
            too_few: list[str] | None = None) -> dict[str, list[Point]]:
     """Every arm's points (sizes with records from at least MIN_SEEDS seeds), for one family; the names
     left out for fewer seeds are appended to `too_few` as "name (k seeds)"."""
@@ -58,13 +63,11 @@ def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None
     if not ds:
         return {}
     out: dict[str, list[Point]] = {}
-    for arm in config["arms"]:
+    for arm in ds["arms"]:
         points = []
-        for size in config["sizes"]:
-            name = f"{ds['prefix']}{arm}" + ("" if size == "all" else f"_n{size}")
-            note = ""
-            if arm == "adv_scratch" and size == "all":
-                name, note = ds.get("scratch_all"), "free AT, all data (the other pair's robust source)"
+        for size in ds["sizes"]:
+            name = entry_at(ds, arm, size)
+            note = ds.get("baseline_all_note", "") if arm == ds["baseline"] and size == "all" else ""
             row = rows.get(name) if name else None
             if row is None:
                 continue
@@ -82,22 +85,19 @@ def curves(rows: dict, family: dict, config: dict, seed_limit: int | None = None
     return out
 
 
-def crossover(rows: dict, family: dict, config: dict, arm: str, seed_limit: int | None = None) -> Crossover:
-    """Transfer arm minus adversarial training from scratch at each size where both share at least MIN_SEEDS
-    seeds, and where the sign flips."""
+def crossover(rows: dict, family: dict, arm: str, seed_limit: int | None = None) -> Crossover:
+    """Transfer arm minus the baseline (adversarial training from scratch) at each size where both share at
+    least MIN_SEEDS seeds, and where the sign flips."""
     ds = family["data_size"]
     c = Crossover(arm)
-    for size in config["sizes"]:
-        if size == "all":
-            a, b = rows.get(f"{ds['prefix']}{arm}"), rows.get(ds.get("scratch_all") or "")
-        else:
-            a, b = rows.get(f"{ds['prefix']}{arm}_n{size}"), rows.get(f"{ds['prefix']}adv_scratch_n{size}")
+    for size in ds["sizes"]:
+        a, b = rows.get(entry_at(ds, arm, size) or ""), rows.get(entry_at(ds, ds["baseline"], size) or "")
         if a is None or b is None:
             continue
         seeds = sorted(set(_seeds(a, seed_limit)) & set(_seeds(b, seed_limit)))
         if len(seeds) >= MIN_SEEDS:
             c.rows.append((size, difference_estimate(seed_outcomes(a, "robust", seeds), seed_outcomes(b, "robust", seeds))))
-    c.text = _crossover_text(c.rows, config["arms"][arm])
+    c.text = _crossover_text(c.rows, ds["arms"][arm])
     return c
 
 
@@ -145,7 +145,8 @@ def crossover_table(c: Crossover) -> list[str]:
     return lines
 
 
-def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: str, path: Path) -> Path | None:
+def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: str, path: Path,
+         mark: str = "") -> Path | None:
     """Three panels against examples per class: robust and clean accuracy (95% intervals) and training cost."""
     import matplotlib.pyplot as plt
 
@@ -163,7 +164,7 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
                         capsize=3, label=labels[arm], **style)
             for p in pts:
                 if p.note:
-                    ax.annotate("free AT", (p.n, 100 * getattr(p, what).mean), fontsize=7, xytext=(4, -10),
+                    ax.annotate(mark or p.note, (p.n, 100 * getattr(p, what).mean), fontsize=7, xytext=(4, -10),
                                 textcoords="offset points")
         costed = [p for p in pts if p.cost]
         if costed:

@@ -1,0 +1,178 @@
+"""`study`: the benchmark's experiment as a data file, planned, run (here or on Slurm) and reported.
+
+    python -m benchmark study plan STUDY [--json]      # every job left, with its projected time here
+    python -m benchmark study run STUDY [--executor slurm --partition gpu --gpus-per-job 1]
+    python -m benchmark study report STUDY             # data-size plot, crossover table, claims, page
+    python -m benchmark study entries STUDY [--check]  # write (or check) the entry files it makes
+    python -m benchmark study --data FOLDER --source fmnist_src_robust   # a default study of your folder
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmark.cli.common import check_device
+from benchmark.errors import BenchmarkError
+
+ACTIONS = ("plan", "run", "report", "entries")
+
+
+def _lanes(args) -> int:
+    from benchmark.studies.executors import default_lanes
+
+    return args.lanes or default_lanes(args.device)
+
+
+def cmd_plan(study, args) -> int:
+    from benchmark.studies.jobs import describe, plan_study
+
+    plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed)
+    if args.json:
+        print(json.dumps(plan.to_json(_lanes(args)), indent=1))
+    else:
+        print("\n".join(describe(plan, _lanes(args))), flush=True)
+    return 0
+
+
+def cmd_run(study, args) -> int:
+    from benchmark.studies.executors import SlurmOptions, run_study
+    from benchmark.studies.jobs import describe, plan_study
+
+    if args.executor == "local" or not args.no_wait:
+        plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed)
+        print("\n".join(describe(plan, _lanes(args))), flush=True)
+    slurm = SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
+                         time_min=args.time_min, mem_gb=args.mem_gb, account=args.account, wait=not args.no_wait)
+    result = run_study(study, args.executor, args.device, args.lanes, args.protocol, args.seed, slurm, args.max_jobs)
+    print("\n".join(result.summary()), flush=True)
+    if args.report and not result.failed:
+        cmd_report(study, args)
+    return 1 if result.failed or result.blocked else 0
+
+
+def cmd_report(study, args) -> int:
+    from benchmark.studies.report import report_study
+
+    out = report_study(study, args.out)
+    print(f"report of study {study.name}: {out}")
+    return 0
+
+
+def cmd_entries(study, args) -> int:
+    from benchmark.studies import expand, write_entries
+    from benchmark.studies.catalog import entry_text, validate, zoo_dir_of
+
+    planned = expand(study)
+    validate(study, planned)
+    folder = zoo_dir_of(study)
+    differ = [p.name for p in planned if not (folder / f"{p.name}.yaml").is_file()
+              or (folder / f"{p.name}.yaml").read_text() != entry_text(p)]
+    if args.check:
+        print(f"study {study.name}: {len(planned)} entries, {len(differ)} differ from their files in {folder}"
+              + (f": {', '.join(differ)}" if differ else ""))
+        return 1 if differ else 0
+    written = write_entries(study, planned)
+    print(f"study {study.name}: {len(planned)} entries, wrote {len(written)} into {folder}"
+          + (f": {', '.join(written)}" if written else ""))
+    return 0
+
+
+def cmd_folder(args) -> int:
+    """A default study of the user's folder: written, planned, run and reported in one command."""
+    import yaml
+
+    from benchmark.io import atomic_write_text
+    from benchmark.paths import user_studies_dir
+    from benchmark.studies import load_study
+    from benchmark.studies.defaults import default_study
+
+    if not args.source:
+        raise BenchmarkError("study --data FOLDER needs --source: the zoo entry to transfer from "
+                             "(e.g. fmnist_src_robust; `python -m benchmark zoo list`)")
+    data = default_study(args.data, args.source, args.name, args.seeds, _sizes(args.sizes), args.arms, args.protocol,
+                         tune=not args.no_tuning)
+    path = user_studies_dir() / f"{data['name']}.yaml"
+    if path.is_file() and not args.overwrite:
+        print(f"using your study {path} (written earlier; --overwrite writes the default again)")
+    else:
+        atomic_write_text(path, "# written by `python -m benchmark study --data`: edit it and run it again\n"
+                          + yaml.safe_dump(data, sort_keys=False, width=110))
+        print(f"wrote the study {path}")
+    study = load_study(path)
+    args.report = True
+    return cmd_run(study, args)
+
+
+def _sizes(values):
+    if not values:
+        return None
+    out = []
+    for v in values:
+        if v == "all":
+            out.append(v)
+            continue
+        try:
+            n = int(v)
+        except ValueError:
+            raise BenchmarkError(f"--sizes {v}: give examples per class (positive integers) or 'all'") from None
+        if n <= 0:
+            raise BenchmarkError(f"--sizes {v}: give examples per class (positive integers) or 'all'")
+        out.append(n)
+    return out
+
+
+def cmd_study(args) -> int:
+    from benchmark.studies import load_study
+
+    args.device = check_device(args.device)
+    if args.data:
+        if args.action or args.study:
+            raise BenchmarkError("study --data FOLDER makes and runs its own study: leave out the action and the study "
+                                 "name (or use `study run STUDY` for a study file)")
+        return cmd_folder(args)
+    if not args.action or not args.study:
+        raise BenchmarkError(f"name an action and a study: python -m benchmark study {{{','.join(ACTIONS)}}} STUDY "
+                             "(or study --data FOLDER --source SOURCE)")
+    study = load_study(args.study)
+    return {"plan": cmd_plan, "run": cmd_run, "report": cmd_report, "entries": cmd_entries}[args.action](study, args)
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("study", help="plan, run (here or on Slurm) and report a study: arms x data sizes x seeds as a "
+                                     "data file")
+    p.add_argument("action", nargs="?", choices=ACTIONS)
+    p.add_argument("study", nargs="?", help="a study name (studies/, or yours in $RTB_HOME/studies) or a study file")
+    p.add_argument("--json", action="store_true", help="plan: print the jobs as JSON")
+    p.add_argument("--check", action="store_true", help="entries: only say which entry files would change")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--protocol", default=None, help="evaluate under this protocol instead of the study's")
+    p.add_argument("--seed", type=int, nargs="+", default=None, help="only these seeds")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="local: jobs side by side (default: one per CPU core with one thread each, or one per GPU)")
+    p.add_argument("--no-measure", action="store_true", help="plan without measuring this device's rates")
+    p.add_argument("--max-jobs", type=int, default=0, help="run: stop after starting this many jobs")
+    p.add_argument("--report", action="store_true", help="run: write the study's report when every job succeeded")
+    p.add_argument("--out", default=None, help="report: where to write (default: $RTB_HOME/studies/STUDY/report)")
+    slurm = p.add_argument_group("executor")
+    slurm.add_argument("--executor", default="local", choices=["local", "slurm"])
+    slurm.add_argument("--partition", default=None)
+    slurm.add_argument("--gpus-per-job", type=int, default=0)
+    slurm.add_argument("--cpus-per-job", type=int, default=1)
+    slurm.add_argument("--time-min", type=int, default=240, help="each Slurm job's time limit in minutes (requeued "
+                                                                  "and resumed when it runs out)")
+    slurm.add_argument("--mem-gb", type=float, default=None)
+    slurm.add_argument("--account", default=None)
+    slurm.add_argument("--no-wait", action="store_true", help="slurm: submit and return")
+    folder = p.add_argument_group("a study of your folder (study --data FOLDER --source SOURCE)")
+    folder.add_argument("--data", default=None, help="folder with train/<class>/* and val/<class>/* (or test/) images")
+    folder.add_argument("--source", default=None, help="the zoo entry to transfer from")
+    folder.add_argument("--name", default=None, help="the study's name (default: the folder's)")
+    folder.add_argument("--seeds", type=int, default=3, help="seeds per arm and size (default 3)")
+    folder.add_argument("--sizes", nargs="+", default=None,
+                        help="examples per class (and 'all'; default: 10 25 50 100 250 all, those the folder allows)")
+    folder.add_argument("--arms", nargs="+", default=None,
+                        help="linear finetune lwf adv_finetune adv_scratch (default: all five)")
+    folder.add_argument("--no-tuning", action="store_true", help="train each arm's default recipe, no tuning budget")
+    folder.add_argument("--overwrite", action="store_true", help="write the default study again over yours")
+    p.set_defaults(func=cmd_study)
+

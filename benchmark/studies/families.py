@@ -1,0 +1,70 @@
+"""What a study's report needs, as plain data: per part (a "family": one architecture on one task
+pair), which entries play which claim role, and which entry is each data-size curve's point.
+
+The reports (benchmark/reports) read only this, so they know no dataset, prefix or entry name.
+"""
+
+from __future__ import annotations
+
+from benchmark.errors import BenchmarkError
+from benchmark.studies.catalog import expand, parts
+from benchmark.studies.expand import Expander
+from benchmark.studies.spec import Study
+
+PROJECT_REPORT = "fmnist"   # the project's study whose claims `python -m benchmark report` writes
+
+
+def _resolve(value, ex: Expander, names: set[str], where: str):
+    if isinstance(value, dict):
+        return {k: _resolve(v, ex, names, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, ex, names, f"{where}[{i}]") for i, v in enumerate(value)]
+    name = ex.relative(value)
+    if name not in names:
+        raise BenchmarkError(f"{ex.where}: field '{where}' names {value!r}, but the study makes no entry {name!r}")
+    return name
+
+
+def family(part: Study, names: set[str]) -> dict:
+    """One part as the reports' family: its labels, claim roles and data-size curves (entry names)."""
+    ex = Expander(part, {}, 0, "")  # names only
+    fam = {"name": part.heading, "pair": part.pair, "seeds": part.seeds, "default": part.default,
+           "description": part.description, "study": part.name}
+    if part.claims is not None:
+        fam["seeds"] = part.claims.seeds or part.seeds
+        fam["roles"] = _resolve(part.claims.roles, ex, names, "claims.roles")
+        if part.claims.oracle:
+            fam["oracle"] = _resolve(part.claims.oracle, ex, names, "claims.oracle")
+    ds = part.data_size
+    if ds is not None:
+        entries: dict[str, dict] = {}
+        for arm in ds.arms:
+            if arm not in part.arms:
+                raise BenchmarkError(f"{part.path}: field 'data_size.arms' names {arm!r}, which is not an arm")
+            entries[arm] = {s: ex.entry_name(arm, s) for s in part.arms[arm].sizes}
+        for arm in ds.transfer + [ds.baseline]:
+            if arm not in ds.arms:
+                raise BenchmarkError(f"{part.path}: field 'data_size' compares {arm!r}, which is not in data_size.arms")
+        if ds.baseline_all is not None:
+            entries[ds.baseline]["all"] = ds.baseline_all.entry
+        fam["data_size"] = {"sizes": list(ds.sizes), "arms": dict(ds.arms), "transfer": list(ds.transfer),
+                            "baseline": ds.baseline, "entries": entries,
+                            "baseline_all_note": ds.baseline_all.note if ds.baseline_all else "",
+                            "baseline_all_label": ds.baseline_all.label if ds.baseline_all else ""}
+    return fam
+
+
+def report_config(study: Study) -> dict:
+    """The study's report configuration: its protocol, its scope sentence, and one family per part."""
+    members = parts(study)
+    names = {p.name for p in expand(study)}
+    families = [family(p, names) for p in members]
+    protocol = study.protocol or members[0].protocol
+    return {"study": study.name, "title": study.title, "scope": study.scope or study.description,
+            "protocol": protocol, "families": families}
+
+
+def project_report_config() -> dict:
+    from benchmark.studies.catalog import load_study
+
+    return report_config(load_study(PROJECT_REPORT))

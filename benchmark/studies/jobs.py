@@ -1,0 +1,352 @@
+"""A study's work as jobs: tune an entry, train (and publish) a seed, evaluate a seed under the study's
+protocol, with the order between them (tune -> train -> evaluate; a source's seed before the transfers
+that start from it; a tuned size before the sizes that inherit its selection).
+
+The state is read from disk (the entry files, the published weights, the records), so a plan made at
+any moment lists exactly what is left: nothing finished is redone. Each job is one command of the CLI,
+run by an executor (benchmark.studies.executors) in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.errors import BenchmarkError
+from benchmark.studies.catalog import expand, parts, validate, zoo_dir_of
+from benchmark.studies.spec import Study
+
+
+@dataclass
+class Job:
+    kind: str                    # tune, train, evaluate
+    entry: str
+    seed: int | None = None
+    protocol: str | None = None
+    after: list[str] = field(default_factory=list)   # keys of the jobs it waits for
+    state: str = "ready"         # ready (inputs there) or waiting (on `after`)
+    seconds: float | None = None  # projected on the plan's device
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.entry}" + ("" if self.seed is None else f":{self.seed}")
+
+    def command(self, study: str, device: str = "cpu") -> list[str]:
+        base = [sys.executable, "-m", "benchmark"]
+        if self.kind == "tune":
+            return base + ["tune", "--model", self.entry, "--device", device, "--quiet", "--study", study]
+        if self.kind == "train":
+            return base + ["train", "--model", self.entry, "--seed", str(self.seed), "--publish", "--device", device,
+                           "--quiet"]
+        return base + ["evaluate", "--model", self.entry, "--seed", str(self.seed), "--protocol", self.protocol,
+                       "--weights", "published", "--device", device, "--quiet"]
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "entry": self.entry, "seed": self.seed, "state": self.state,
+                "projected_seconds": None if self.seconds is None else round(self.seconds, 1), "after": self.after}
+
+
+@dataclass
+class Plan:
+    study: Study
+    protocol: str
+    device: str
+    jobs: list[Job]
+    entries: dict                # name -> ZooEntry, as the study's files will hold them
+    total_entries: int
+    rewrites: list[str]          # entry files the run writes first (new, or changed by an edit of the study)
+
+    @property
+    def left(self) -> int:
+        return len(self.jobs)
+
+    def projected(self, lanes: int = 1) -> float | None:
+        """Wall time on `lanes` parallel lanes (list scheduling on the projected times, dependencies kept)."""
+        if not self.jobs:
+            return 0.0
+        if any(j.seconds is None for j in self.jobs):
+            return None
+        return schedule(self.jobs, lanes)
+
+    def to_json(self, lanes: int = 1) -> dict:
+        total = self.projected(1)
+        return {"study": self.study.name, "protocol": self.protocol, "device": self.device,
+                "entries": self.total_entries, "left": self.left,
+                "projected_seconds": None if total is None else round(total, 1),
+                "projected_wall_seconds": None if total is None else round(self.projected(lanes), 1),
+                "lanes": lanes, "entry_files_to_write": self.rewrites, "jobs": [j.to_json() for j in self.jobs]}
+
+
+def schedule(jobs: list[Job], lanes: int) -> float:
+    """Finish time of the jobs on `lanes` lanes, each job starting when its inputs are done and a lane is free."""
+    import heapq
+
+    done_at: dict[str, float] = {}
+    pending = list(jobs)
+    free = [0.0] * max(1, lanes)
+    keys = {j.key for j in jobs}
+    while pending:
+        ready = [j for j in pending if all(a in done_at or a not in keys for a in j.after)]
+        if not ready:
+            raise BenchmarkError("the study's jobs wait for each other in a cycle")
+        job = min(ready, key=lambda j: max([done_at.get(a, 0.0) for a in j.after] + [0.0]))
+        pending.remove(job)
+        lane = heapq.heappop(free)
+        start = max([lane] + [done_at.get(a, 0.0) for a in job.after])
+        done_at[job.key] = start + (job.seconds or 0.0)
+        heapq.heappush(free, done_at[job.key])
+    return max(done_at.values())
+
+
+def record_file(entry, protocol: str, seed: int) -> Path:
+    from benchmark.results import record_path, results_root
+
+    return record_path(results_root(entry, "published"), protocol, entry.name, seed)
+
+
+def record_done(entry, protocol, seed: int) -> bool:
+    """A complete record of the published weights under the protocol's current version."""
+    path = record_file(entry, protocol.name, seed)
+    ref = entry.published(seed)
+    if ref is None or not path.is_file():
+        return False
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return bool(rec.get("complete")) and rec.get("weights", {}).get("sha256") == ref.sha256 and \
+        rec.get("protocol", {}).get("version") == protocol.version
+
+
+def study_entries(study: Study):
+    """The study's entries as its files will hold them (the expansion merged with the zoo's state), with
+    every other zoo entry; and the names of files the expansion would write."""
+    from benchmark.studies.catalog import entry_text
+    from benchmark.zoo import load_entries
+    from benchmark.zoo.entry import parse_entry
+
+    planned = expand(study)
+    validate(study, planned)
+    folder = zoo_dir_of(study)
+    entries = load_entries()
+    rewrites = []
+    for p in planned:
+        path = folder / f"{p.name}.yaml"
+        if not path.is_file() or path.read_text() != entry_text(p):
+            rewrites.append(p.name)
+        entries[p.name] = parse_entry(p.data, str(path), "project" if study.origin == "project" else "user")
+    return planned, entries, rewrites
+
+
+def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, project: bool = True,
+               seeds: list[int] | None = None) -> Plan:
+    """Every job left to do, in dependency order, each with its projected time on `device` when `project`."""
+    from benchmark.evaluation import load_protocol
+
+    planned, entries, rewrites = study_entries(study)
+    protocol = load_protocol(protocol or study.protocol or parts(study)[0].protocol)
+    names = [p.name for p in planned]
+    mine = set(names)
+    jobs: dict[str, Job] = {}
+
+    def add(job: Job) -> str:
+        jobs[job.key] = job
+        return job.key
+
+    def train_key(name: str, seed: int) -> list[str]:
+        """The job that makes `name` seed `seed`, if it is still to do (outside entries must have weights)."""
+        e = entries[name]
+        if e.published(seed) is not None:
+            return []
+        if name not in mine:
+            from benchmark.zoo import has_weights
+
+            if has_weights(e, seed, "auto"):
+                return []
+            raise BenchmarkError(f"source {name} has no weights for seed {seed}: train or publish it first "
+                                 f"(`python -m benchmark train --model {name} --seed {seed} --publish`), or use fewer "
+                                 "seeds")
+        return [f"train:{name}:{seed}"]
+
+    for p in sorted(planned, key=lambda p: _depth(p.name, entries)):
+        e = entries[p.name]
+        run_seeds = [s for s in e.seeds if seeds is None or s in seeds]
+        waits: list[str] = []
+        if e.tuning is not None and e.tuning.selected is None:
+            first = e.seeds[0]
+            waits.append(add(Job("tune", e.name, after=train_key(e.source, first) if e.source else [])))
+        if p.inherits and entries[p.inherits].tuning is not None and entries[p.inherits].tuning.selected is None:
+            waits.append(f"tune:{p.inherits}")
+        for s in run_seeds:
+            train = []
+            if e.published(s) is None:
+                after = waits + (train_key(e.source, s) if e.source else [])
+                train = [add(Job("train", e.name, s, after=after))]
+            if not train and record_done(e, protocol, s):
+                continue
+            add(Job("evaluate", e.name, s, protocol.name, after=train))
+    out = list(jobs.values())
+    for j in out:
+        j.after = [a for a in j.after if a in jobs]
+        j.state = "waiting" if j.after else "ready"
+    plan = Plan(study, protocol.name, device, out, entries, len(names), rewrites)
+    if project and out:
+        Projector(device, protocol).fill(plan)
+    return plan
+
+
+def _depth(name: str, entries) -> int:
+    e, d = entries.get(name), 0
+    while e is not None and e.source:
+        d += 1
+        e = entries.get(e.source)
+    return d
+
+
+class Projector:
+    """Projected seconds of each job on the plan's device, from rates measured here once per kind of job
+    (as `--dry-run` does), and for evaluations from how far examples got through the protocol's attacks in
+    the committed records of similar models (an upper bound where there are none)."""
+
+    def __init__(self, device: str, protocol):
+        self.device, self.protocol = device, protocol
+        self._rates: dict = {}
+        self._fb: dict = {}
+        self._survival = None
+
+    def fill(self, plan: Plan) -> None:
+        for job in plan.jobs:
+            e = plan.entries[job.entry]
+            if job.kind == "train":
+                job.seconds = self.train_seconds(e, e.parsed_recipe())
+            elif job.kind == "tune":
+                job.seconds = self.tune_seconds(e)
+            else:
+                job.seconds = self.evaluate_seconds(e)
+
+    def train_seconds(self, entry, recipe) -> float:
+        from benchmark.projection import _fb_per_example_step, _n_train
+
+        strategy = entry.make_strategy(recipe)
+        n = _n_train(entry)
+        steps = strategy.passes() * math.ceil(n / recipe.batch_size) * strategy.optimizer_steps_per_batch()
+        return steps * recipe.batch_size / self.rate(entry, recipe) + 1.0  # + start-up and saving
+
+    def rate(self, entry, recipe) -> float:
+        """Training examples per second per optimizer step, measured here (memoized per kind of step)."""
+        from benchmark.projection import FROZEN_BODY, forward_flops
+        from benchmark.data import get_task
+        from benchmark.perf_paper import PaperPerfOptions, ours_rate
+
+        task = get_task(entry.task, relative_to=entry.folder)
+        kind = "natural" if entry.strategy in ("linear", "mlp", "retrain_last_k", "finetune", "lwf") else entry.strategy
+        flops, _ = forward_flops(entry)
+        # the recipe's batch where a step is cheap; smaller (at least 2) for paper-size models on a CPU
+        batch = recipe.batch_size if self.device != "cpu" else max(2, min(recipe.batch_size, int(2e10 / (3 * flops))))
+        key = (entry.architecture, kind, batch, task.input_shape, task.n_classes, getattr(recipe, "attack_steps", 0),
+               getattr(recipe, "replays", 0))
+        if key not in self._rates:
+            strategy = entry.make_strategy(recipe)
+            opts = PaperPerfOptions(device=self.device, batch=batch, steps=max(2, strategy.optimizer_steps_per_batch()),
+                                    warmup=1)
+            self._rates[key] = ours_rate(entry.architecture, kind, opts, task.input_shape, task.n_classes)
+        return self._rates[key] / (FROZEN_BODY.get(entry.strategy, 1.0) if kind == "natural" else 1.0)
+
+    def tune_seconds(self, entry) -> float:
+        from benchmark.data import get_task
+        from benchmark.tuning import VALIDATION_ATTACKS, VALIDATION_STEPS, grid_configs
+
+        base = entry.parsed_recipe()
+        task = get_task(entry.task, relative_to=entry.folder)
+        n_val = (task.validation.n_per_class * task.n_classes) if task.validation else 0
+        scoring = n_val * VALIDATION_STEPS * len(VALIDATION_ATTACKS) * self.fb_seconds(entry)
+        return sum(self.train_seconds(entry, base.with_values(**c)) + scoring for c in grid_configs(entry.tuning))
+
+    def fb_seconds(self, entry) -> float:
+        """Seconds of one forward+backward pass of one example of the entry's architecture, measured here."""
+        import torch
+
+        from benchmark.data import get_task
+        from benchmark.perf import fwd_bwd_seconds
+        from benchmark.zoo.weights import build_entry_model
+
+        task = get_task(entry.task, relative_to=entry.folder)
+        key = (entry.architecture, task.input_shape, task.n_classes, entry.head.get("type"))
+        if key not in self._fb:
+            model = build_entry_model(entry).to(self.device).eval()
+            batch = 64 if self.device == "cpu" else 256
+            x = torch.rand(batch, *task.input_shape, device=self.device)
+            y = torch.zeros(batch, dtype=torch.long, device=self.device)
+            self._fb[key] = fwd_bwd_seconds(model, x, y, self.device, repeats=2) / batch
+        return self._fb[key]
+
+    def evaluate_seconds(self, entry) -> float:
+        from benchmark.data import get_task
+        from benchmark.projection import _attack_fb
+
+        task = get_task(entry.task, relative_to=entry.folder)
+        reach = self.reach(entry.strategy)
+        n = self.protocol.n_examples
+        passes = sum(n * reach[i] * _attack_fb(a, task.n_classes) for i, a in enumerate(self.protocol.attacks))
+        survivors = reach[len(self.protocol.attacks)]
+        guards = 100 * (10 + 150 + 20 + 20 + 1) + 100 * survivors * 1000 / 3  # PGD runs, and Square on survivors
+        return (passes + guards) * self.fb_seconds(entry) + 2.0
+
+    def reach(self, strategy: str) -> list[float]:
+        """The share of the evaluation subset each attack of the protocol attacks (and that survives them all),
+        from the committed records under this protocol (models of the same strategy where there are some)."""
+        if self._survival is None:
+            self._survival = _survival(self.protocol)
+        n_attacks = len(self.protocol.attacks)
+        return self._survival.get(strategy) or self._survival.get("*") or [1.0] * (n_attacks + 1)
+
+
+def _survival(protocol) -> dict[str, list[float]]:
+    from benchmark.paths import project_results_dir
+
+    sums: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    names = [a["name"] for a in protocol.attacks]
+    for path in sorted((project_results_dir() / protocol.name).glob("*/seed*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if rec.get("protocol", {}).get("version") != protocol.version or [a["name"] for a in rec["attacks"]] != names:
+            continue
+        n = rec["n_examples"]
+        shares = [a["n_attacked"] / n for a in rec["attacks"]] + [rec["robust_accuracy"]]
+        for key in (rec.get("entry", {}).get("strategy") or "?", "*"):
+            acc = sums.setdefault(key, [0.0] * len(shares))
+            sums[key] = [u + v for u, v in zip(acc, shares)]
+            counts[key] = counts.get(key, 0) + 1
+    return {k: [v / counts[k] for v in s] for k, s in sums.items()}
+
+
+def duration(seconds: float | None) -> str:
+    from benchmark.projection import _duration
+
+    return "not measured" if seconds is None else _duration(seconds)
+
+
+def describe(plan: Plan, lanes: int) -> list[str]:
+    """The plan as lines: every job with its state and projected time, then the totals."""
+    lines = [f"study {plan.study.name}: {plan.total_entries} entries, evaluated under {plan.protocol}; "
+             f"{plan.left} jobs left"]
+    if plan.rewrites:
+        lines.append(f"entry files to write first: {len(plan.rewrites)} ({', '.join(plan.rewrites[:6])}"
+                     f"{', ...' if len(plan.rewrites) > 6 else ''})")
+    for j in plan.jobs:
+        wait = f" (after {', '.join(j.after[:3])}{', ...' if len(j.after) > 3 else ''})" if j.after else ""
+        lines.append(f"  {j.key:<48} {j.state:<8} {duration(j.seconds):>8}{wait}")
+    total = plan.projected(1)
+    if plan.jobs:
+        lines.append(f"projected on this {plan.device}: {duration(total)} of compute, about "
+                     f"{duration(plan.projected(lanes))} on {lanes} lane{'s' if lanes > 1 else ''} "
+                     "(measured rates; evaluations from how far examples got in similar committed records)")
+    else:
+        lines.append("nothing left to do")
+    return lines
