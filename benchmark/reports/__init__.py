@@ -60,7 +60,7 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
             continue
         ds = family["data_size"]
         path = datasize.plot(datasize.curves(claims_rows, family), ds["arms"], title,
-                             plots_dir / f"data_size_{_slug(family['name'])}.png", ds["baseline_all_label"])
+                             plots_dir / f"data_size_{_slug(family['name'])}.png")
         if path:
             family_plots[family["name"]] = f"plots/{path.name}"
             made.append((f"{title} ({config['protocol']})", f"plots/{path.name}"))

@@ -35,12 +35,18 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                          f"{100 * by_size[s].robust.high:.0f}] ({len(by_size[s].seeds)})" if s in by_size else ""
                          for s in ds_config["sizes"]]
                 lines.append(f"| {ds_config['arms'][arm]} | " + " | ".join(cells) + " |")
+            caption = ds_config.get("baseline_all_caption", "")
+            inherited = ds_config.get("inherited") or {}
+            by_tuned: dict = {}
+            for size, tuned in inherited.items():
+                by_tuned.setdefault(tuned, []).append(str(size))
+            inherit_text = (" Sizes that are not tuned inherit a tuned size's hyperparameters (each entry's description "
+                            "says which: here " + ", ".join(f"{' and '.join(v)} per class take those selected at {t}"
+                                                             for t, v in by_tuned.items()) +
+                            "), so a step in a curve between a size and the next can come from the change of "
+                            "hyperparameters as much as from the data." if by_tuned else "")
             lines += ["", "Robust accuracy (%), mean [95% interval] (seeds); the plot has clean accuracy and training "
-                          "cost. At 'all', adversarial training from scratch is the other pair's robust source "
-                          "(free AT on all of this pair's target classes). Sizes that are not tuned inherit a tuned size's "
-                          "hyperparameters (each entry's description says which: in the embedded zoo 25 and 50 per "
-                          "class take those selected at 10, 250 those selected at 100), so a step in a curve between "
-                          "50 and 100 can come from the change of hyperparameters as much as from the data." +
+                          "cost." + (f" {caption}" if caption else "") + inherit_text +
                       (f" Left out until they have {datasize.MIN_SEEDS} seeds (an interval from fewer would hold "
                        "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
                       ""]

@@ -67,7 +67,7 @@ def curves(rows: dict, family: dict, seed_limit: int | None = None,
         points = []
         for size in ds["sizes"]:
             name = entry_at(ds, arm, size)
-            note = ds.get("baseline_all_note", "") if arm == ds["baseline"] and size == "all" else ""
+            note = ds.get("baseline_all_label", "") if arm == ds["baseline"] and size == "all" else ""
             row = rows.get(name) if name else None
             if row is None:
                 continue
@@ -145,8 +145,7 @@ def crossover_table(c: Crossover) -> list[str]:
     return lines
 
 
-def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: str, path: Path,
-         mark: str = "") -> Path | None:
+def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: str, path: Path) -> Path | None:
     """Three panels against examples per class: robust and clean accuracy (95% intervals) and training cost."""
     import matplotlib.pyplot as plt
 
@@ -164,7 +163,7 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
                         capsize=3, label=labels[arm], **style)
             for p in pts:
                 if p.note:
-                    ax.annotate(mark or p.note, (p.n, 100 * getattr(p, what).mean), fontsize=7, xytext=(4, -10),
+                    ax.annotate(p.note, (p.n, 100 * getattr(p, what).mean), fontsize=7, xytext=(4, -10),
                                 textcoords="offset points")
         costed = [p for p in pts if p.cost]
         if costed:

@@ -158,14 +158,23 @@ class Expander:
                     if result.selected:
                         result.recipe = {**base, **result.selected}
                 else:
-                    lows = [s for s in tuned if s != "all"]
-                    nearest = min(lows, key=lambda t: (abs(t - size), t))
+                    nearest = self.inherits_from(key, size)
                     src = self.made(key, nearest)
                     result.nearest, result.inherits = nearest, src.name
                     if src.selected:
                         result.recipe = self._inherit(base, src.selected, src.base["epochs"])
         self._made[(key, size)] = result
         return result
+
+    def inherits_from(self, key: str, size) -> int | None:
+        """The tuned size whose selection arm `key` takes at `size` (None: tuned there, or no tuning)."""
+        arm = self.study.arm(key)
+        if arm.tuning is None or arm.like is not None:
+            return None
+        tuned = self._tuned_sizes(arm)
+        if size in tuned:
+            return None
+        return min((t for t in tuned if t != "all"), key=lambda t: (abs(t - size), t))
 
     @staticmethod
     def _inherit(recipe: dict, selected: dict, base_epochs: int) -> dict:

@@ -29,7 +29,7 @@ def family(part: Study, names: set[str]) -> dict:
     """One part as the reports' family: its labels, claim roles and data-size curves (entry names)."""
     ex = Expander(part, {}, 0, "")  # names only
     fam = {"name": part.heading, "pair": part.pair, "seeds": part.seeds, "default": part.default,
-           "description": part.description, "study": part.name}
+           "description": part.description, "study": part.name, "file": _shown(part)}
     if part.claims is not None:
         fam["seeds"] = part.claims.seeds or part.seeds
         fam["roles"] = _resolve(part.claims.roles, ex, names, "claims.roles")
@@ -47,24 +47,43 @@ def family(part: Study, names: set[str]) -> dict:
                 raise BenchmarkError(f"{part.path}: field 'data_size' compares {arm!r}, which is not in data_size.arms")
         if ds.baseline_all is not None:
             entries[ds.baseline]["all"] = ds.baseline_all.entry
+        inherited = {}
+        for arm in ds.arms:  # which sizes take another size's selection (the first tuned arm says it for all)
+            inherited = {s: ex.inherits_from(arm, s) for s in part.arms[arm].sizes}
+            inherited = {s: t for s, t in inherited.items() if t is not None}
+            if inherited:
+                break
         fam["data_size"] = {"sizes": list(ds.sizes), "arms": dict(ds.arms), "transfer": list(ds.transfer),
-                            "baseline": ds.baseline, "entries": entries,
-                            "baseline_all_note": ds.baseline_all.note if ds.baseline_all else "",
+                            "baseline": ds.baseline, "entries": entries, "inherited": inherited,
+                            "baseline_all_caption": ds.baseline_all.caption if ds.baseline_all else "",
                             "baseline_all_label": ds.baseline_all.label if ds.baseline_all else ""}
     return fam
 
 
-def report_config(study: Study) -> dict:
+def _shown(study: Study) -> str:
+    """The study file as a reader finds it: relative to the repository for the project's studies."""
+    from pathlib import Path
+
+    from benchmark.paths import repo_root
+
+    try:
+        return str(Path(study.path).resolve().relative_to(repo_root()))
+    except ValueError:
+        return str(study.path)
+
+
+def report_config(study: Study, command: str | None = None) -> dict:
     """The study's report configuration: its protocol, its scope sentence, and one family per part."""
     members = parts(study)
     names = {p.name for p in expand(study)}
     families = [family(p, names) for p in members]
     protocol = study.protocol or members[0].protocol
     return {"study": study.name, "title": study.title, "scope": study.scope or study.description,
-            "protocol": protocol, "families": families}
+            "protocol": protocol, "families": families,
+            "command": command or f"python -m benchmark study report {study.name}"}
 
 
 def project_report_config() -> dict:
     from benchmark.studies.catalog import load_study
 
-    return report_config(load_study(PROJECT_REPORT))
+    return report_config(load_study(PROJECT_REPORT), "python -m benchmark report")

@@ -108,8 +108,8 @@ class BaselineAll:
     """The baseline at 'all' when it is another entry (e.g. a source trained on the target classes)."""
 
     entry: str
-    note: str = ""                        # what it is, in the plot and the table's caption
-    label: str = ""                       # a short mark on the plot
+    label: str = ""                       # a short mark on the plot's point
+    caption: str = ""                     # a sentence saying what it is, under the data-size table
 
 
 @dataclass(frozen=True)
