@@ -15,6 +15,25 @@ from typing import Any, Callable, Iterator
 from benchmark.paths import repo_root
 
 
+def safetensors_bytes(state: dict, metadata: dict | None = None) -> bytes:
+    """A safetensors file whose bytes depend only on its tensors and metadata.
+
+    The safetensors library writes the header's metadata in the order of a Rust hash map, which changes
+    from process to process: the same weights published twice got two sha256 sums. The header is
+    rewritten here with its keys sorted (the tensors' offsets are relative to the header's end, so they
+    stay valid) and padded to 8 bytes as the format asks.
+    """
+    import json
+
+    from safetensors.torch import save
+
+    raw = save(state, metadata=metadata)
+    n = int.from_bytes(raw[:8], "little")
+    header = json.dumps(json.loads(raw[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + raw[8 + n:]
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Write via `write(tmp_path)` to a temporary file in the same folder, fsync, then rename.
 

@@ -1,5 +1,6 @@
-"""One-command transfer: a zoo source + a folder of the user's images -> a user zoo entry, trained
-and evaluated, with its records in the user's results folder.
+"""One-command transfer: a zoo source + a folder of the user's images -> a user zoo entry, trained,
+published into the user's folder (sha256 pinned in the entry) and evaluated, with its records in the
+user's results folder.
 
 The folder is ImageNet-style (DATA/train/<class>/*, DATA/val/<class>/* or DATA/test/<class>/*).
 Images are converted to the source's input (channels, size), since the transferred model
@@ -90,6 +91,7 @@ def run_transfer(req: TransferRequest):
     from benchmark.training import TrainOptions, train_entry
     from benchmark.zoo import get_entry, has_weights, load_entries
     from benchmark.zoo.entry import load_entry_file
+    from benchmark.zoo.publish import publish
 
     entries = load_entries()
     source = get_entry(req.source, entries)
@@ -146,8 +148,12 @@ def run_transfer(req: TransferRequest):
     for seed in req.seeds:
         t0 = time.perf_counter()
         train_entry(entry, seed, topts, entries=entries)
+        # published into the user's own folder, sha256 pinned in the entry: the records are of these weights,
+        # so `check --model NAME` can gate them later, example by example
+        entry = publish(entry, [seed], topts.cache, entries)
+        entries[entry.name] = entry
         t1 = time.perf_counter()
-        record, _ = evaluate_entry(entry, seed, protocol, eopts, Locations("trained"))
+        record, _ = evaluate_entry(entry, seed, protocol, eopts, Locations("published"))
         timings["train"] += t1 - t0
         timings["evaluate"] += time.perf_counter() - t1
         records.append(record)

@@ -14,6 +14,12 @@ if ! command -v chromium >/dev/null 2>&1; then
     ($SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || { $SUDO apt-get update -qq && \
         $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; }) || echo "chromium not installed: the browser test will be skipped"
 fi
+# a one-node Slurm (munge, slurmctld, slurmd) for the study executor's test against a real cluster
+# (tests/test_studies.py starts it); the test is skipped with its reason where these cannot be installed
+if ! command -v slurmctld >/dev/null 2>&1; then
+    ($SUDO apt-get install -y -qq slurmctld slurmd munge >/dev/null 2>&1 || { $SUDO apt-get update -qq && \
+        $SUDO apt-get install -y -qq slurmctld slurmd munge >/dev/null 2>&1; }) || echo "slurm not installed: the Slurm test will be skipped"
+fi
 PY=${PYTHON:-python3}
 # torch first, pinned to the release the project is tested with (a local wheel on the dev machines)
 $PY -m pip install -q torch==2.14.1 torchvision==0.29.1

@@ -112,7 +112,8 @@ def test_one_command_transfer_to_a_png_folder(tiny_zoo, tmp_path, target_data, c
     entry = yaml.safe_load((home / "entries" / "src_lwf_my_shoes_n10.yaml").read_text())
     assert entry["strategy"] == "lwf" and entry["source"] == "src" and entry["protocol"] == "fmnist-linf-quick"
     rec = json.loads((home / "results" / "fmnist-linf-quick" / "src_lwf_my_shoes_n10" / "seed1.json").read_text())
-    assert rec["n_examples"] == 50 and rec["weights"]["origin"] == "trained"
+    assert rec["n_examples"] == 50 and rec["weights"]["origin"] == "published"  # into the user's own folder
+    assert (home / "entries" / "weights" / "src_lwf_my_shoes_n10" / "seed1.safetensors").is_file()
     assert not (results / "fmnist-linf-quick").exists()  # nothing in the project's results
     # the user's rows join the leaderboard on request, in the user's reports folder
     assert main(["report", "--with-user"]) == 0

@@ -11,6 +11,8 @@ from dataclasses import replace
 from benchmark.cli.common import add_common, add_eval_options, eval_options, selected_models, train_options
 from benchmark.errors import BenchmarkError
 
+PROJECT_PROTOCOL = "fmnist-linf-quick"  # the protocol of the project's committed records, which its gates compare
+
 
 def _references(entry, protocol, results_dir):
     from benchmark.results import read_record, record_path, results_root
@@ -37,6 +39,8 @@ def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
                 problems.append(f"{name} seed {seed}: no committed record under {protocol.name}; evaluate it first")
                 continue
             jobs.append(Job(name, seed, protocol))
+    if not jobs and not problems:
+        raise BenchmarkError(nothing_published(names, entries, protocol))
     n_jobs = default_jobs(len(jobs), opts.device) if args.jobs is None else args.jobs
     where = Locations("published", args.cache_dir, args.data_dir, write=False)
     checked = 0
@@ -52,6 +56,44 @@ def evaluation_gate(names, entries, protocol, opts, args) -> list[str]:
             problems.append(flips.describe())
     print(f"evaluation gate: {checked} published models compared example by example, {len(problems)} failed")
     return problems
+
+
+def nothing_published(names, entries, protocol) -> str:
+    """The one-line error of a gate with nothing to compare, saying what to publish."""
+    name = names[0]
+    seed = entries[name].seeds[0]
+    return (f"nothing to compare: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''} "
+            f"{'has' if len(names) == 1 else 'have'} no published weights with a record under {protocol.name}; "
+            f"publish and record them first (`python -m benchmark train --model {name} --seed {seed} --publish`, then "
+            f"`python -m benchmark evaluate --model {name} --seed {seed} --weights published --protocol "
+            f"{protocol.name}`) and keep the weights and records with your code")
+
+
+def gate_protocol(args, names, entries):
+    """--protocol, else the study's, else the protocol the first entry's records were made under (read from a
+    record when it is a file of the user's, not one of the benchmark's protocols)."""
+    from benchmark.evaluation import available_protocols, load_protocol, parse_protocol
+    from benchmark.results import read_record, results_root
+
+    if args.protocol:
+        return load_protocol(args.protocol)
+    if getattr(args, "study", None):
+        from benchmark.studies import load_study
+        from benchmark.studies.jobs import protocol_ref
+
+        return load_protocol(protocol_ref(load_study(args.study)))
+    entry = entries[names[0]]
+    if entry.origin == "project":
+        return load_protocol(PROJECT_PROTOCOL)
+    root = results_root(entry, "published", args.results_dir)
+    found = sorted(root.glob(f"*/{entry.name}/seed*.json"))
+    protocols = [p.parent.parent.name for p in found]
+    if not found or entry.protocol in protocols:
+        return load_protocol(entry.protocol)
+    known = [p for p in protocols if p in available_protocols()]
+    if known:
+        return load_protocol(known[0])
+    return parse_protocol(read_record(found[0])["protocol"], str(found[0]))
 
 
 def training_gate(names, entries, protocol, opts, args) -> list[str]:
@@ -85,16 +127,22 @@ def training_gate(names, entries, protocol, opts, args) -> list[str]:
 
 def cmd_check(args) -> int:
     from benchmark.distributed import setup
-    from benchmark.evaluation import load_protocol
     from benchmark.zoo import load_entries
 
     opts = eval_options(args)
     setup(opts.device)
     entries = load_entries()
+    if args.study:
+        from benchmark.studies import expand, load_study, write_entries
+
+        study = load_study(args.study)
+        write_entries(study)  # the entry files as the study makes them (a no-op when nothing changed)
+        entries = load_entries()
+        args.model = args.model or [p.name for p in expand(study)]
     if args.model:
         args.suite = None
     names = selected_models(args, entries)
-    protocol = load_protocol(args.protocol)
+    protocol = gate_protocol(args, names, entries)
     gate = training_gate if args.train else evaluation_gate
     problems = gate(names, entries, protocol, opts, args)
     for line in problems:
@@ -107,10 +155,13 @@ def cmd_check(args) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("check", help="regression gate: published weights example by example, or retrained "
                                      "weights against the committed seed band (--train)")
-    p.add_argument("--model", nargs="+", default=None)
+    p.add_argument("--model", nargs="+", default=None, help="zoo entries (yours too: their weights published into "
+                                                            "your folder, their records in your results)")
     p.add_argument("--suite", default="ci")
+    p.add_argument("--study", default=None, help="every entry of a study (name or file)")
     p.add_argument("--seed", type=int, nargs="+", default=None, help="seeds to check (default: every published seed; --train: the first)")
-    p.add_argument("--protocol", default="fmnist-linf-quick")
+    p.add_argument("--protocol", default=None, help=f"default: the study's; for the project's entries "
+                                                     f"{PROJECT_PROTOCOL}; for yours the one their records were made under")
     p.add_argument("--train", action="store_true", help="retrain from the recipes (statistical gate)")
     add_eval_options(p)
     add_common(p)

@@ -50,6 +50,9 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                       (f" Left out until they have {datasize.MIN_SEEDS} seeds (an interval from fewer would hold "
                        "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
                       ""]
+        elif too_few:
+            lines += [f"No point has {datasize.MIN_SEEDS} seeds yet (an interval from fewer would hold only the "
+                      f"evaluation subset's sampling error): {', '.join(too_few)}.", ""]
         for arm in ds_config.get("transfer", []):
             c = datasize.crossover(rows, family, arm, limit)
             if c.rows:

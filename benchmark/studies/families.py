@@ -60,6 +60,18 @@ def family(part: Study, names: set[str]) -> dict:
     return fam
 
 
+def protocol_name(ref: str, study: Study) -> str:
+    """A protocol's name from its reference in a study (a name, or a file beside the study)."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(ref) if Path(ref).is_absolute() else study.folder / ref
+    if ref.endswith((".yaml", ".yml")) and path.is_file():
+        return str((yaml.safe_load(path.read_text()) or {}).get("name", path.stem))
+    return ref
+
+
 def _shown(study: Study) -> str:
     """The study file as a reader finds it: relative to the repository for the project's studies."""
     from pathlib import Path
@@ -77,7 +89,7 @@ def report_config(study: Study, command: str | None = None) -> dict:
     members = parts(study)
     names = {p.name for p in expand(study)}
     families = [family(p, names) for p in members]
-    protocol = study.protocol or members[0].protocol
+    protocol = protocol_name(study.protocol or members[0].protocol, study)
     return {"study": study.name, "title": study.title, "scope": study.scope or study.description,
             "protocol": protocol, "families": families,
             "command": command or f"python -m benchmark study report {study.name}"}

@@ -147,7 +147,8 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
     from benchmark.evaluation import load_protocol
 
     planned, entries, rewrites = study_entries(study)
-    protocol = load_protocol(protocol or study.protocol or parts(study)[0].protocol)
+    ref = protocol_ref(study, protocol)
+    protocol = load_protocol(ref)
     names = [p.name for p in planned]
     mine = set(names)
     jobs: dict[str, Job] = {}
@@ -187,7 +188,7 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
                 train = [add(Job("train", e.name, s, after=after))]
             if not train and record_done(e, protocol, s):
                 continue
-            add(Job("evaluate", e.name, s, protocol.name, after=train))
+            add(Job("evaluate", e.name, s, ref, after=train))
     out = list(jobs.values())
     for j in out:
         j.after = [a for a in j.after if a in jobs]
@@ -196,6 +197,14 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
     if project and out:
         Projector(device, protocol).fill(plan)
     return plan
+
+
+def protocol_ref(study: Study, asked: str | None = None) -> str:
+    """The protocol a study evaluates under, as `load_protocol` takes it (a file relative to the study's)."""
+    ref = asked or study.protocol or parts(study)[0].protocol
+    if asked is None and ref.endswith((".yaml", ".yml")) and not Path(ref).is_absolute():
+        ref = str(study.folder / ref)
+    return ref
 
 
 def _depth(name: str, entries) -> int:

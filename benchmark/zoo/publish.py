@@ -27,22 +27,22 @@ def delta_state(state: dict, base: dict) -> dict:
 
 
 def publish_seed(entry: ZooEntry, seed: int, cache=None, entries=None, folder: str = "weights") -> WeightsRef:
-    from safetensors.torch import save_file
-
+    from benchmark.io import safetensors_bytes
     from benchmark.results import results_root, training_record_file
 
     trained = resolve(entry, seed, "trained", cache)
     state = read_state(trained, cache, entries)
     metadata = {"entry": entry.name, "seed": str(seed)}
-    if entry.source:
-        source = get_entry(entry.source, entries)
+    source = get_entry(entry.source, entries) if entry.source else None
+    if source is not None and source.published(seed) is not None:  # only what it trained, laid over the source
         base = resolve(source, seed, "published", cache)
         state = delta_state(state, {k: v for k, v in read_state(base, cache, entries).items()
                                     if not k.startswith("head.")})
         metadata.update(base=source.name, base_seed=str(seed), base_sha256=base.sha256)
     rel = Path(folder) / entry.name / f"seed{seed}.safetensors"
     path = entry.folder / rel
-    atomic_write(path, lambda p: save_file(state, str(p), metadata=metadata))
+    data = safetensors_bytes(state, metadata)
+    atomic_write(path, lambda p: p.write_bytes(data))
     ref = WeightsRef(seed=seed, file=str(rel), sha256=sha256_file(path))
     published = replace(entry, weights=[w for w in entry.weights if w.seed != seed] + [ref])
     # the published file must give back exactly the trained model

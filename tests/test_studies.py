@@ -1,0 +1,231 @@
+"""Studies: the embedded suite as data, the checks a study gets before any job, and a small study run end
+to end (plan, tune -> train -> evaluate, resume, report) on this machine and through a real Slurm."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark.cli import main
+from benchmark.errors import BenchmarkError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_PROTOCOL = {"name": "tiny-linf", "version": 1, "threat_model": "Linf", "eps": 0.1, "n_examples": 40, "seed": 0,
+                 "cascade": True, "applies_to": {"channels": 1, "image_size": 28},
+                 "attacks": [{"name": "pgd-ce", "type": "pgd", "loss": "ce", "steps": 5, "step_size": 0.025,
+                              "restarts": 1}]}
+
+
+def tiny_study(folder: Path, name: str = "tiny", seeds: int = 2) -> Path:
+    """A small study on the embedded target task: a tuned linear head at two sizes (the second inherits the
+    first's selection) on the published small-CNN source, and PGD-2 adversarial training from scratch."""
+    protocol = folder / "tiny-linf.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    protocol.write_text(yaml.safe_dump(TINY_PROTOCOL))
+    study = {"name": name, "task": "fmnist-tgt", "architecture": "small_cnn", "eps": 0.1, "protocol": str(protocol),
+             "names": f"{name}_{{arm}}", "seeds": seeds, "low_data": {"steps": 12, "batch_size": 32, "tuned": [10]},
+             "arms": {"linear": {"strategy": "linear", "source": "fmnist_cnn_src_robust",
+                                 "recipe": {"epochs": 2, "batch_size": 32, "lr": 0.05},
+                                 "tuning": {"grid": {"lr": {"scale": [0.5, 2]}}}, "sizes": [10, 20],
+                                 "description": "linear head, {n} per class.{inherited}"},
+                      "adv_scratch": {"strategy": "pgd_at", "recipe": {"epochs": 2, "batch_size": 32, "lr": 0.02,
+                                                                      "eps": 0.1, "attack_steps": 2},
+                                      "sizes": [10, 20]}},
+             "data_size": {"sizes": [10, 20], "arms": {"linear": "linear head", "adv_scratch": "scratch"},
+                           "transfer": ["linear"], "baseline": "adv_scratch"}}
+    path = folder / "studies" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, fmnist_available):
+    monkeypatch.setenv("RTB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RTB_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_embedded_studies_expand_to_the_committed_entries_byte_for_byte():
+    from benchmark.studies import expand, load_study
+    from benchmark.studies.catalog import entry_text
+
+    planned = expand(load_study("fmnist"))
+    zoo = ROOT / "model_zoo"
+    assert {p.name for p in planned} == {f.stem for f in zoo.glob("fmnist_*.yaml")}
+    differ = [p.name for p in planned if (zoo / f"{p.name}.yaml").read_text() != entry_text(p)]
+    assert not differ, f"regenerating from the studies would change {differ}"
+    inherits = {p.name: p.inherits for p in planned if p.inherits}
+    assert inherits["fmnist_linear_n25"] == "fmnist_linear_n10" and inherits["fmnist_lwf_n250"] == "fmnist_lwf_n100"
+    assert inherits["fmnist_lwf_lambda1"] == "fmnist_lwf" and inherits["fmnist_linear_n10_oracle"] == "fmnist_linear_n10"
+
+
+def test_embedded_study_has_nothing_left_to_do(capsys):
+    assert main(["study", "plan", "fmnist", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["entries"] == 111 and plan["left"] == 0 and plan["jobs"] == [] and plan["entry_files_to_write"] == []
+
+
+BAD = [
+    ({"colour": "red"}, "unknown field 'colour'"),
+    ({"arms": {"linear": {"strategy": "linear", "sizes": [10]}}}, r"arms.linear \(entry t_linear_n10\): field "
+                                                                 r"'source' is required for strategy 'linear'"),
+    ({"arms": {"x": {"like": "nope"}}}, r"field 'arms.x.like' names 'nope'"),
+    ({"arms": {"x": {"strategy": "natural", "sizes": [0]}}}, r"field 'arms.x.sizes' must list positive"),
+    ({"arms": {"x": {"strategy": "natural", "tuning": {"grid": {"lr": []}}}}}, r"field 'arms.x.tuning.grid.lr'"),
+    ({"arms": {"x": {"strategy": "natural", "suites_at": {10: ["a"]}}}}, r"field 'arms.x.suites_at' names size 10"),
+    ({"arms": {"x": {"strategy": "linear", "source": "no_such_entry"}}}, r"'arms.x.source' names 'no_such_entry'"),
+    ({"task": None}, "give exactly one of 'task'"),
+]
+
+
+@pytest.mark.parametrize("change,match", BAD)
+def test_a_malformed_study_is_one_line_naming_the_field(tmp_path, change, match, fmnist_available):
+    from benchmark.studies import expand, load_study_file
+    from benchmark.studies.catalog import validate
+
+    base = {"name": "t", "task": "fmnist-tgt", "architecture": "small_cnn", "eps": 0.1,
+            "protocol": "fmnist-linf-quick", "names": "t_{arm}", "arms": {"x": {"strategy": "natural"}}}
+    data = {**base, **change}
+    data = {k: v for k, v in data.items() if v is not None}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(BenchmarkError, match=match) as exc:
+        study = load_study_file(path, "user")
+        validate(study, expand(study))
+    assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_a_folder_study_refuses_sizes_the_folder_cannot_serve(home, tmp_path):
+    from benchmark.studies import expand, load_study_file
+
+    folder = tmp_path / "imgs"
+    for split, k in (("train", 30), ("val", 5)):
+        for c in ("a", "b", "c", "d"):
+            (folder / split / c).mkdir(parents=True)
+            for i in range(k):
+                from PIL import Image
+
+                Image.new("L", (28, 28), color=i * 8).save(folder / split / c / f"{i}.png")
+    study = {"name": "f", "data": str(folder), "architecture": "small_cnn", "eps": 0.1,
+             "protocol": "fmnist-linf-quick", "names": "f_{arm}",
+             "arms": {"linear": {"strategy": "linear", "source": "fmnist_cnn_src_robust",
+                                 "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1}, "sizes": [10, 25]}}}
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(study))
+    with pytest.raises(BenchmarkError, match=r"field 'arms.linear.sizes' has 25 examples per class, but the folder's "
+                                             r"smallest class has 24 training images"):
+        expand(load_study_file(path, "user"))
+    (folder / "val" / "d" / "0.png").unlink()
+    for i in range(1, 5):
+        (folder / "val" / "d" / f"{i}.png").unlink()
+    with pytest.raises(BenchmarkError, match=r"class folder .*val/d has no images"):
+        expand(load_study_file(path, "user"))
+
+
+def _outcomes(home: Path, protocol: str = "tiny-linf") -> dict:
+    out = {}
+    for path in sorted((home / "results" / protocol).glob("*/seed*.json")):
+        rec = json.loads(path.read_text())
+        out[(rec["model"], rec["seed"])] = (rec["weights"]["sha256"], rec["per_example"]["robust"],
+                                            rec["per_example"]["clean_correct"])
+    return out
+
+
+def test_a_study_runs_resumes_and_reports_on_this_machine(home, capsys):
+    study = tiny_study(home)
+    assert main(["study", "plan", str(study), "--json", "--no-measure"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    kinds = [j["kind"] for j in plan["jobs"]]
+    assert plan["left"] == 17 and kinds.count("tune") == 1 and kinds.count("train") == 8
+    train20 = next(j for j in plan["jobs"] if j["kind"] == "train" and j["entry"] == "tiny_linear_n20")
+    assert train20["state"] == "waiting" and "tune:tiny_linear_n10" in train20["after"]  # it inherits the selection
+    # stopped after three jobs, then started again: nothing done twice
+    assert main(["study", "run", str(study), "--max-jobs", "3", "--no-measure"]) == 0
+    capsys.readouterr()
+    assert main(["study", "run", str(study), "--no-measure", "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "finished 14 jobs" in out and "failed: 0" in out
+    entries = yaml.safe_load((home / "home" / "entries" / "tiny_linear_n20.yaml").read_text())
+    selected = yaml.safe_load((home / "home" / "entries" / "tiny_linear_n10.yaml").read_text())["tuning"]["selected"]
+    assert entries["recipe"]["lr"] == selected["lr"] and "not tuned at this size" in entries["description"]
+    assert len(_outcomes(home / "home")) == 8
+    assert main(["study", "plan", str(study), "--json", "--no-measure"]) == 0
+    assert json.loads(capsys.readouterr().out)["left"] == 0
+    report = (home / "home" / "studies" / "tiny" / "report" / "claims.md").read_text()
+    assert "No point has 3 seeds yet" in report and "tiny_linear_n10 (2 seeds)" in report
+    # the user's own gate: their published weights against their records, example by example
+    capsys.readouterr()
+    assert main(["check", "--study", str(study), "--quiet"]) == 0
+    assert "evaluation gate: 8 published models compared example by example, 0 failed" in capsys.readouterr().out
+    path = home / "home" / "results" / "tiny-linf" / "tiny_linear_n20" / "seed1.json"
+    rec = json.loads(path.read_text())
+    i = rec["per_example"]["clean_correct"].index(1)
+    rec["per_example"]["robust"][i] = 1 - rec["per_example"]["robust"][i]  # a tampered record
+    path.write_text(json.dumps(rec))
+    assert main(["check", "--model", "tiny_linear_n20", "--quiet"]) == 1
+    assert "tiny_linear_n20 seed 1: 1 of 40 examples flipped" in capsys.readouterr().out
+
+
+def test_a_gate_with_nothing_published_fails_saying_what_to_publish(home, capsys):
+    entries = home / "home" / "entries"
+    entries.mkdir(parents=True)
+    (entries / "mine.yaml").write_text(yaml.safe_dump({
+        "name": "mine", "task": "fmnist-tgt", "architecture": "small_cnn", "threat_model": "Linf", "eps": 0.1,
+        "protocol": "fmnist-linf-quick", "strategy": "linear", "source": "fmnist_cnn_src_robust", "n_per_class": 10,
+        "seeds": [0], "recipe": {"epochs": 1, "batch_size": 8, "lr": 0.1}}))
+    assert main(["check", "--model", "mine"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: nothing to compare: mine has no published weights") and "--publish" in err
+    assert "\n" not in err
+
+
+def test_a_failed_job_is_reported_and_the_others_go_on(home, capsys, monkeypatch):
+    study = tiny_study(home)
+    data = yaml.safe_load(study.read_text())
+    data["arms"]["adv_scratch"]["recipe"]["lr"] = 1e9  # training diverges at once: the loss turns non-finite
+    data["arms"]["linear"].pop("tuning")
+    data["seeds"] = 1
+    study.write_text(yaml.safe_dump(data, sort_keys=False))
+    code = main(["study", "run", str(study), "--no-measure"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "train:tiny_adv_scratch_n10:0 FAILED" in out and "log " in out
+    assert "evaluate:tiny_linear_n10:0 ok" in out and "evaluate:tiny_linear_n20:0 ok" in out
+    assert "not run evaluate:tiny_adv_scratch_n10:0: needs train:tiny_adv_scratch_n10:0" in out
+
+
+@pytest.fixture
+def slurm(tmp_path_factory):
+    from tests.slurm_cluster import Unavailable, start, stop
+
+    folder = tmp_path_factory.mktemp("slurm")
+    try:
+        env = start(folder)
+    except Unavailable as exc:
+        pytest.skip(f"no Slurm cluster here: {exc}")
+    yield env
+    stop(folder, env)
+
+
+@pytest.mark.slow  # two runs of the study, one through Slurm: .ci/run runs it with the slow tests
+def test_the_same_study_through_slurm_gives_the_same_records(home, slurm, capsys, monkeypatch, tmp_path):
+    pytest.importorskip("submitit", reason="the slurm executor needs submitit (pip install submitit)")
+    monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
+    study = tiny_study(home, seeds=1)
+    assert main(["study", "run", str(study), "--no-measure"]) == 0
+    local = _outcomes(home / "home")
+    capsys.readouterr()
+    # the same study from nothing, in a second home and cache, through Slurm
+    monkeypatch.setenv("RTB_HOME", str(tmp_path / "home2"))
+    monkeypatch.setenv("RTB_CACHE", str(tmp_path / "cache2"))
+    study2 = tiny_study(tmp_path / "second", seeds=1)
+    assert main(["study", "run", str(study2), "--executor", "slurm", "--no-measure", "--time-min", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted" in out and "as array" in out and "FAILED" not in out
+    assert (tmp_path / "home2" / "studies" / "tiny" / "logs").is_dir()
+    remote = _outcomes(tmp_path / "home2")
+    assert len(local) == 4 and remote == local  # the same weights and the same per-example outcomes
