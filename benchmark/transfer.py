@@ -90,7 +90,7 @@ def run_transfer(req: TransferRequest):
     from benchmark.strategies import STRATEGIES
     from benchmark.training import TrainOptions, train_entry
     from benchmark.zoo import get_entry, has_weights, load_entries
-    from benchmark.zoo.entry import load_entry_file
+    from benchmark.zoo.entry import load_entry_file, source_seed
     from benchmark.zoo.publish import publish
 
     entries = load_entries()
@@ -101,7 +101,8 @@ def run_transfer(req: TransferRequest):
                              f"{', '.join(n for n, c in STRATEGIES.items() if c.source != 'none')}")
     source_task = get_task(source.task, relative_to=source.folder)
     for seed in req.seeds:
-        if seed not in source.seeds or not has_weights(source, seed, "auto"):
+        if (seed not in source.seeds and len(source.seeds) != 1) or \
+                not has_weights(source, source_seed(source, seed), "auto"):
             raise BenchmarkError(f"source {source.name} has no weights for seed {seed}: download or train them first "
                                  f"(`python -m benchmark train --model {source.name} --seed {seed}`)")
     if req.n_per_class is not None and req.n_per_class <= 0:

@@ -229,3 +229,28 @@ def test_the_same_study_through_slurm_gives_the_same_records(home, slurm, capsys
     assert (tmp_path / "home2" / "studies" / "tiny" / "logs").is_dir()
     remote = _outcomes(tmp_path / "home2")
     assert len(local) == 4 and remote == local  # the same weights and the same per-example outcomes
+
+
+def test_the_paper_studies_plan_every_job(capsys):
+    """The paper's two experiments as studies: every arm, size and seed is a job, sources first."""
+    counts = {}
+    for name in ("paper_cifar", "paper_lowdata"):
+        assert main(["study", "plan", name, "--json", "--no-measure"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        counts[name] = {k: sum(j["kind"] == k for j in plan["jobs"]) for k in ("tune", "train", "evaluate")}
+        keys = [f"{j['kind']}:{j['entry']}" + ("" if j["seed"] is None else f":{j['seed']}") for j in plan["jobs"]]
+        for key, j in zip(keys, plan["jobs"]):  # every job after the jobs it waits for
+            assert all(keys.index(a) < keys.index(key) for a in j["after"])
+    # 12 entries x 3 seeds, no tuning (the paper's own settings)
+    assert counts["paper_cifar"] == {"tune": 0, "train": 36, "evaluate": 36}
+    # 5 arms x 5 sizes x 3 seeds, 2 tuned sizes per arm, and the paper's Free-4 ImageNet source (one model)
+    assert counts["paper_lowdata"] == {"tune": 10, "train": 76, "evaluate": 75}
+
+
+@pytest.mark.slow  # measures training and evaluation rates of WRN-32-10 and ResNet-50 on this device
+def test_the_paper_studies_project_every_job_on_this_device(capsys):
+    for name in ("paper_cifar", "paper_lowdata"):
+        assert main(["study", "plan", name, "--json"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert plan["left"] > 0 and all(j["projected_seconds"] > 0 for j in plan["jobs"])
+        assert plan["projected_seconds"] >= max(j["projected_seconds"] for j in plan["jobs"])

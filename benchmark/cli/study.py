@@ -23,10 +23,18 @@ def _lanes(args) -> int:
     return args.lanes or default_lanes(args.device)
 
 
+def _scope(args):
+    from benchmark.studies.jobs import Scope
+
+    return Scope(override=args.override, match=args.match, data_dir=args.data_dir, n_examples=args.n,
+                 guards=not args.no_guards)
+
+
 def cmd_plan(study, args) -> int:
     from benchmark.studies.jobs import describe, plan_study
 
-    plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed)
+    plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed,
+                      scope=_scope(args))
     if args.json:
         print(json.dumps(plan.to_json(_lanes(args)), indent=1))
     else:
@@ -39,11 +47,13 @@ def cmd_run(study, args) -> int:
     from benchmark.studies.jobs import describe, plan_study
 
     if args.executor == "local" or not args.no_wait:
-        plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed)
+        plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed,
+                          scope=_scope(args))
         print("\n".join(describe(plan, _lanes(args))), flush=True)
     slurm = SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
                          time_min=args.time_min, mem_gb=args.mem_gb, account=args.account, wait=not args.no_wait)
-    result = run_study(study, args.executor, args.device, args.lanes, args.protocol, args.seed, slurm, args.max_jobs)
+    result = run_study(study, args.executor, args.device, args.lanes, args.protocol, args.seed, slurm, args.max_jobs,
+                       _scope(args))
     print("\n".join(result.summary()), flush=True)
     if args.report and not result.failed:
         cmd_report(study, args)
@@ -53,7 +63,7 @@ def cmd_run(study, args) -> int:
 def cmd_report(study, args) -> int:
     from benchmark.studies.report import report_study
 
-    out = report_study(study, args.out)
+    out = report_study(study, args.out, args.override, args.protocol)
     print(f"report of study {study.name}: {out}")
     return 0
 
@@ -147,6 +157,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--protocol", default=None, help="evaluate under this protocol instead of the study's")
     p.add_argument("--seed", type=int, nargs="+", default=None, help="only these seeds")
+    p.add_argument("--match", default=None, metavar="REGEX", help="only the entries whose names match (and the sources "
+                                                                  "they need)")
+    p.add_argument("--override", nargs="+", metavar="KEY=VALUE", default=None,
+                   help="a rehearsal at toy size (architecture=NAME n_per_class=N epochs=N batch_size=N): derived "
+                        "entries NAME@TAG trained into your cache and evaluated into your results, never published")
+    p.add_argument("--data-dir", default=None, help="where the datasets live (default: each task's own)")
+    p.add_argument("--n", type=int, default=None, help="evaluation examples (default: the protocol's)")
+    p.add_argument("--no-guards", action="store_true", help="evaluations skip the gradient-masking guards (for a "
+                                                            "rehearsal; a study's records should keep them)")
     p.add_argument("--lanes", type=int, default=None,
                    help="local: jobs side by side (default: one per CPU core with one thread each, or one per GPU)")
     p.add_argument("--no-measure", action="store_true", help="plan without measuring this device's rates")

@@ -14,9 +14,12 @@ def ensure_sources(name: str, seed: int, entries, opts) -> None:
     from benchmark.training import train_entry
     from benchmark.zoo import has_weights
 
+    from benchmark.zoo.entry import source_seed
+
     src = entries[name].source
     if not src:
         return
+    seed = source_seed(entries[src], seed)
     ensure_sources(src, seed, entries, opts)
     if not has_weights(entries[src], seed, opts.source_weights, opts.cache):
         report(train_entry(entries[src], seed, opts, entries=entries))

@@ -62,6 +62,7 @@ class Task:
     protocol: str | None = None
     in_memory: bool | str = "auto"
     train_size: int | None = None    # training images (informational: projected training times)
+    upsample: int | None = field(default=None, metadata=check_field(positive))  # the model resizes inputs to this
     description: str = ""
     source: str = field(default="", compare=False)  # the file it came from
 

@@ -16,6 +16,10 @@ from benchmark.errors import BenchmarkError
 
 
 class TransferModel(nn.Module):
+    # a task can ask for its images to be resized inside the model (bilinear), e.g. CIFAR's 32x32 pixels into
+    # an ImageNet network at 224: the attacks still perturb the task's own pixels (`Task.upsample`)
+    input_size: int | None = None
+
     def __init__(self, blocks: Sequence[nn.Module], head: nn.Module, feature_dim: int,
                  mean: Sequence[float], std: Sequence[float]):
         super().__init__()
@@ -30,7 +34,10 @@ class TransferModel(nn.Module):
         return len(self.blocks)
 
     def prefix(self, x: torch.Tensor, n_blocks: int) -> torch.Tensor:
-        """Normalize pixels and apply the first `n_blocks` blocks."""
+        """(Resize,) normalize pixels and apply the first `n_blocks` blocks."""
+        if self.input_size is not None and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            x = torch.nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                                                align_corners=False)
         h = (x - self.mean) / self.std
         for block in self.blocks[:n_blocks]:
             h = block(h)

@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmark.errors import BenchmarkError
 from benchmark.paths import user_studies_dir
 from benchmark.studies.catalog import write_entries
-from benchmark.studies.jobs import Job, plan_study
+from benchmark.studies.jobs import Job, Scope, plan_study
 from benchmark.studies.spec import Study
 
 
@@ -73,7 +73,7 @@ def default_lanes(device: str) -> int:
 
 
 def run_local(study: Study, device: str = "cpu", lanes: int | None = None, protocol: str | None = None,
-              seeds: list[int] | None = None, max_jobs: int = 0) -> RunResult:
+              seeds: list[int] | None = None, max_jobs: int = 0, scope: Scope = Scope()) -> RunResult:
     """Run every job left, `lanes` at a time, re-planning from disk after each one finishes."""
     lanes = lanes or default_lanes(device)
     logs = study_home(study) / "logs"
@@ -103,7 +103,7 @@ def run_local(study: Study, device: str = "cpu", lanes: int | None = None, proto
         if len(procs) >= lanes:
             time.sleep(1)  # every lane busy: planning again now would only cost time
             continue
-        plan = plan_study(study, device, protocol, project=False, seeds=seeds)
+        plan = plan_study(study, device, protocol, project=False, seeds=seeds, scope=scope)
         bad: dict[str, str] = {}
         for job in plan.jobs:  # in dependency order: a job after a blocked one is blocked too
             cause = _blocked_by(job, bad, result.failed)
@@ -202,7 +202,7 @@ def levels(jobs: list[Job]) -> list[list[Job]]:
 
 
 def run_slurm(study: Study, opts: SlurmOptions, device: str = "cpu", protocol: str | None = None,
-              seeds: list[int] | None = None) -> RunResult:
+              seeds: list[int] | None = None, scope: Scope = Scope()) -> RunResult:
     """Submit every job left as Slurm job arrays, one per dependency level, each level after the ones before
     (afterany: a failed job does not cancel the others; a job whose input is missing fails fast and says so)."""
     submitit = _require_submitit()
@@ -210,7 +210,7 @@ def run_slurm(study: Study, opts: SlurmOptions, device: str = "cpu", protocol: s
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     write_entries(study)
-    plan = plan_study(study, device, protocol, project=False, seeds=seeds)
+    plan = plan_study(study, device, protocol, project=False, seeds=seeds, scope=scope)
     result = RunResult()
     t0 = time.time()
     if not plan.jobs:
@@ -262,11 +262,11 @@ EXECUTORS = ("local", "slurm")
 
 def run_study(study: Study, executor: str = "local", device: str = "cpu", lanes: int | None = None,
               protocol: str | None = None, seeds: list[int] | None = None, slurm: SlurmOptions | None = None,
-              max_jobs: int = 0) -> RunResult:
+              max_jobs: int = 0, scope: Scope = Scope()) -> RunResult:
     if executor == "local":
-        return run_local(study, device, lanes, protocol, seeds, max_jobs)
+        return run_local(study, device, lanes, protocol, seeds, max_jobs, scope)
     if executor == "slurm":
-        return run_slurm(study, slurm or SlurmOptions(), device, protocol, seeds)
+        return run_slurm(study, slurm or SlurmOptions(), device, protocol, seeds, scope)
     raise BenchmarkError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
 
 

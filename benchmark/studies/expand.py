@@ -261,7 +261,7 @@ class Expander:
                     d["tuning"] = {"grid": made.grid, "criterion": tuning_spec.criterion}
                     if made.selected:
                         d["tuning"]["selected"] = made.selected
-                d.update({"reference": study.reference, "description": desc, "suites": list(suites)})
+                d.update({"reference": arm.reference or study.reference, "description": desc, "suites": list(suites)})
                 out.append(Planned(made.name, key, size, keep_weights(d, self.existing.get(made.name)),
                                    made.inherits, is_source))
         names = [p.name for p in out]

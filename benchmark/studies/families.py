@@ -14,39 +14,39 @@ from benchmark.studies.spec import Study
 PROJECT_REPORT = "fmnist"   # the project's study whose claims `python -m benchmark report` writes
 
 
-def _resolve(value, ex: Expander, names: set[str], where: str):
+def _resolve(value, ex: Expander, names: set[str], where: str, suffix: str = ""):
     if isinstance(value, dict):
-        return {k: _resolve(v, ex, names, f"{where}.{k}") for k, v in value.items()}
+        return {k: _resolve(v, ex, names, f"{where}.{k}", suffix) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, ex, names, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_resolve(v, ex, names, f"{where}[{i}]", suffix) for i, v in enumerate(value)]
     name = ex.relative(value)
     if name not in names:
         raise BenchmarkError(f"{ex.where}: field '{where}' names {value!r}, but the study makes no entry {name!r}")
-    return name
+    return name + suffix
 
 
-def family(part: Study, names: set[str]) -> dict:
+def family(part: Study, names: set[str], suffix: str = "") -> dict:
     """One part as the reports' family: its labels, claim roles and data-size curves (entry names)."""
     ex = Expander(part, {}, 0, "")  # names only
     fam = {"name": part.heading, "pair": part.pair, "seeds": part.seeds, "default": part.default,
            "description": part.description, "study": part.name, "file": _shown(part)}
     if part.claims is not None:
         fam["seeds"] = part.claims.seeds or part.seeds
-        fam["roles"] = _resolve(part.claims.roles, ex, names, "claims.roles")
+        fam["roles"] = _resolve(part.claims.roles, ex, names, "claims.roles", suffix)
         if part.claims.oracle:
-            fam["oracle"] = _resolve(part.claims.oracle, ex, names, "claims.oracle")
+            fam["oracle"] = _resolve(part.claims.oracle, ex, names, "claims.oracle", suffix)
     ds = part.data_size
     if ds is not None:
         entries: dict[str, dict] = {}
         for arm in ds.arms:
             if arm not in part.arms:
                 raise BenchmarkError(f"{part.path}: field 'data_size.arms' names {arm!r}, which is not an arm")
-            entries[arm] = {s: ex.entry_name(arm, s) for s in part.arms[arm].sizes}
+            entries[arm] = {s: ex.entry_name(arm, s) + suffix for s in part.arms[arm].sizes}
         for arm in ds.transfer + [ds.baseline]:
             if arm not in ds.arms:
                 raise BenchmarkError(f"{part.path}: field 'data_size' compares {arm!r}, which is not in data_size.arms")
         if ds.baseline_all is not None:
-            entries[ds.baseline]["all"] = ds.baseline_all.entry
+            entries[ds.baseline]["all"] = ds.baseline_all.entry + suffix
         inherited = {}
         for arm in ds.arms:  # which sizes take another size's selection (the first tuned arm says it for all)
             inherited = {s: ex.inherits_from(arm, s) for s in part.arms[arm].sizes}
@@ -84,12 +84,13 @@ def _shown(study: Study) -> str:
         return str(study.path)
 
 
-def report_config(study: Study, command: str | None = None) -> dict:
-    """The study's report configuration: its protocol, its scope sentence, and one family per part."""
+def report_config(study: Study, command: str | None = None, suffix: str = "", protocol: str | None = None) -> dict:
+    """The study's report configuration: its protocol, its scope sentence, and one family per part (entry names
+    with `suffix`: a rehearsal's derived entries are NAME@TAG)."""
     members = parts(study)
     names = {p.name for p in expand(study)}
-    families = [family(p, names) for p in members]
-    protocol = protocol_name(study.protocol or members[0].protocol, study)
+    families = [family(p, names, suffix) for p in members]
+    protocol = protocol_name(protocol or study.protocol or members[0].protocol, study)
     return {"study": study.name, "title": study.title, "scope": study.scope or study.description,
             "protocol": protocol, "families": families,
             "command": command or f"python -m benchmark study report {study.name}"}

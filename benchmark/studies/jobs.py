@@ -20,6 +20,31 @@ from benchmark.studies.catalog import expand, parts, validate, zoo_dir_of
 from benchmark.studies.spec import Study
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What part of a study a plan covers, and how: a rehearsal's size override (derived entries NAME@TAG,
+    trained into the cache and evaluated there, never published), entries matching a pattern (and the
+    sources they need), the data folder, and the evaluation subset's size."""
+
+    override: list[str] | None = None     # --override KEY=VALUE ...
+    match: str | None = None              # a regular expression on entry names
+    data_dir: str | None = None
+    n_examples: int | None = None
+    guards: bool = True                   # False: evaluations skip the gradient-masking guards (a rehearsal)
+
+    def extra(self, kind: str) -> list[str]:
+        out = []
+        if self.override:
+            out += ["--override", *self.override]
+        if self.data_dir:
+            out += ["--data-dir", str(self.data_dir)]
+        if kind == "evaluate" and self.n_examples:
+            out += ["--n", str(self.n_examples)]
+        if kind == "evaluate" and not self.guards:
+            out.append("--no-guards")
+        return out
+
+
 @dataclass
 class Job:
     kind: str                    # tune, train, evaluate
@@ -29,6 +54,8 @@ class Job:
     after: list[str] = field(default_factory=list)   # keys of the jobs it waits for
     state: str = "ready"         # ready (inputs there) or waiting (on `after`)
     seconds: float | None = None  # projected on the plan's device
+    model: str | None = None     # the entry the command names, when it is derived (`entry` is then NAME@TAG)
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def key(self) -> str:
@@ -36,13 +63,16 @@ class Job:
 
     def command(self, study: str, device: str = "cpu") -> list[str]:
         base = [sys.executable, "-m", "benchmark"]
+        name = self.model or self.entry
+        extra = self.scope.extra(self.kind)
+        published = not self.scope.override  # a rehearsal keeps its weights in the cache
         if self.kind == "tune":
-            return base + ["tune", "--model", self.entry, "--device", device, "--quiet", "--study", study]
+            return base + ["tune", "--model", name, "--device", device, "--quiet", "--study", study] + extra
         if self.kind == "train":
-            return base + ["train", "--model", self.entry, "--seed", str(self.seed), "--publish", "--device", device,
-                           "--quiet"]
-        return base + ["evaluate", "--model", self.entry, "--seed", str(self.seed), "--protocol", self.protocol,
-                       "--weights", "published", "--device", device, "--quiet"]
+            return base + ["train", "--model", name, "--seed", str(self.seed), "--device", device, "--quiet"] + \
+                (["--publish"] if published else []) + extra
+        return base + ["evaluate", "--model", name, "--seed", str(self.seed), "--protocol", self.protocol,
+                       "--weights", "published" if published else "trained", "--device", device, "--quiet"] + extra
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "entry": self.entry, "seed": self.seed, "state": self.state,
@@ -58,6 +88,7 @@ class Plan:
     entries: dict                # name -> ZooEntry, as the study's files will hold them
     total_entries: int
     rewrites: list[str]          # entry files the run writes first (new, or changed by an edit of the study)
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def left(self) -> int:
@@ -107,18 +138,33 @@ def record_file(entry, protocol: str, seed: int) -> Path:
     return record_path(results_root(entry, "published"), protocol, entry.name, seed)
 
 
-def record_done(entry, protocol, seed: int) -> bool:
-    """A complete record of the published weights under the protocol's current version."""
-    path = record_file(entry, protocol.name, seed)
-    ref = entry.published(seed)
-    if ref is None or not path.is_file():
+def weights_sha(entry, seed: int, scope: Scope) -> str | None:
+    """The sha256 of the weights a study's job makes: published ones, or a rehearsal's trained copy."""
+    if not scope.override:
+        ref = entry.published(seed)
+        return None if ref is None else ref.sha256
+    from benchmark.zoo import has_weights
+    from benchmark.zoo.weights import resolve
+
+    return resolve(entry, seed, "trained").sha256 if has_weights(entry, seed, "trained") else None
+
+
+def record_done(entry, protocol, seed: int, scope: Scope = Scope()) -> bool:
+    """A complete record of the study's weights under the protocol's current version (and subset size)."""
+    from benchmark.results import record_path, results_root
+
+    path = record_path(results_root(entry, "trained" if scope.override else "published"), protocol.name, entry.name,
+                       seed)
+    sha = weights_sha(entry, seed, scope)
+    if sha is None or not path.is_file():
         return False
     try:
         rec = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return bool(rec.get("complete")) and rec.get("weights", {}).get("sha256") == ref.sha256 and \
-        rec.get("protocol", {}).get("version") == protocol.version
+    return bool(rec.get("complete")) and rec.get("weights", {}).get("sha256") == sha and \
+        rec.get("protocol", {}).get("version") == protocol.version and \
+        (scope.n_examples is None or rec.get("n_examples") == scope.n_examples)
 
 
 def study_entries(study: Study):
@@ -142,58 +188,91 @@ def study_entries(study: Study):
 
 
 def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, project: bool = True,
-               seeds: list[int] | None = None) -> Plan:
-    """Every job left to do, in dependency order, each with its projected time on `device` when `project`."""
+               seeds: list[int] | None = None, scope: Scope = Scope()) -> Plan:
+    """Every job left to do, in dependency order, each with its projected time on `device` when `project`.
+
+    Sources outside the study that have no weights yet are trained too (the paper's ImageNet source, say);
+    with `scope.override` the plan is a rehearsal of the study at toy size (see Scope)."""
+    import re
+
     from benchmark.evaluation import load_protocol
+    from benchmark.zoo import has_weights
+    from benchmark.zoo.entry import derive, parse_override, source_seed
 
     planned, entries, rewrites = study_entries(study)
     ref = protocol_ref(study, protocol)
     protocol = load_protocol(ref)
+    if scope.match:
+        planned = [p for p in planned if re.fullmatch(scope.match, p.name)]
+        if not planned:
+            raise BenchmarkError(f"no entry of study {study.name} matches {scope.match!r}")
     names = [p.name for p in planned]
     mine = set(names)
+    override = parse_override(scope.override)
     jobs: dict[str, Job] = {}
 
+    def target(name: str):
+        """The entry a job makes: in a rehearsal the derived one (NAME@TAG, in `entries` once derived)."""
+        return entries[derive(entries[name], override, entries).name] if override else entries[name]
+
     def add(job: Job) -> str:
+        if override:
+            job.model, job.entry = job.entry, target(job.entry).name
+        job.scope = scope
         jobs[job.key] = job
         return job.key
 
-    def train_key(name: str, seed: int) -> list[str]:
-        """The job that makes `name` seed `seed`, if it is still to do (outside entries must have weights)."""
-        e = entries[name]
-        if e.published(seed) is not None:
-            return []
-        if name not in mine:
-            from benchmark.zoo import has_weights
+    def done(name: str, seed: int) -> bool:
+        e = target(name)
+        if override:
+            return has_weights(e, seed, "trained")
+        return e.published(seed) is not None or (name not in mine and has_weights(e, seed, "auto"))
 
-            if has_weights(e, seed, "auto"):
-                return []
-            raise BenchmarkError(f"source {name} has no weights for seed {seed}: train or publish it first "
-                                 f"(`python -m benchmark train --model {name} --seed {seed} --publish`), or use fewer "
-                                 "seeds")
-        return [f"train:{name}:{seed}"]
+    def train_key(name: str, seed: int) -> list[str]:
+        """The job that makes `name` seed `seed` (and the sources it needs), if it is still to do."""
+        if done(name, seed):
+            return []
+        e = entries[name]
+        if e.strategy == "external":
+            raise BenchmarkError(f"source {name} has no weights for seed {seed}: it is published elsewhere (see "
+                                 f"{e.path}); download it first, or leave out the arms that need it (--match)")
+        key = f"train:{target(name).name}:{seed}"
+        if key not in jobs and name not in mine:  # a source outside the study, without weights: train it too
+            add(Job("train", name, seed, after=src_key(e, seed)))
+        return [key]
+
+    def src_key(e, seed: int) -> list[str]:
+        """The training job of the source seed that seed `seed` of `e` starts from, if still to do."""
+        if not e.source:
+            return []
+        try:
+            return train_key(e.source, source_seed(entries[e.source], seed))
+        except BenchmarkError as exc:
+            raise BenchmarkError(f"{e.name}: {exc}") from None
 
     for p in sorted(planned, key=lambda p: _depth(p.name, entries)):
         e = entries[p.name]
         run_seeds = [s for s in e.seeds if seeds is None or s in seeds]
         waits: list[str] = []
-        if e.tuning is not None and e.tuning.selected is None:
+        if not override and e.tuning is not None and e.tuning.selected is None:
             first = e.seeds[0]
-            waits.append(add(Job("tune", e.name, after=train_key(e.source, first) if e.source else [])))
-        if p.inherits and entries[p.inherits].tuning is not None and entries[p.inherits].tuning.selected is None:
+            waits.append(add(Job("tune", e.name, after=src_key(e, first))))
+        if not override and p.inherits and entries[p.inherits].tuning is not None and \
+                entries[p.inherits].tuning.selected is None:
             waits.append(f"tune:{p.inherits}")
         for s in run_seeds:
             train = []
-            if e.published(s) is None:
-                after = waits + (train_key(e.source, s) if e.source else [])
+            if not done(p.name, s):
+                after = waits + src_key(e, s)
                 train = [add(Job("train", e.name, s, after=after))]
-            if not train and record_done(e, protocol, s):
+            if not train and record_done(target(p.name), protocol, s, scope):
                 continue
             add(Job("evaluate", e.name, s, ref, after=train))
     out = list(jobs.values())
     for j in out:
         j.after = [a for a in j.after if a in jobs]
         j.state = "waiting" if j.after else "ready"
-    plan = Plan(study, protocol.name, device, out, entries, len(names), rewrites)
+    plan = Plan(study, protocol.name, device, out, entries, len(names), rewrites, scope)
     if project and out:
         Projector(device, protocol).fill(plan)
     return plan
@@ -285,8 +364,11 @@ class Projector:
         task = get_task(entry.task, relative_to=entry.folder)
         key = (entry.architecture, task.input_shape, task.n_classes, entry.head.get("type"))
         if key not in self._fb:
+            from benchmark.projection import forward_flops
+
             model = build_entry_model(entry).to(self.device).eval()
-            batch = 64 if self.device == "cpu" else 256
+            flops, _ = forward_flops(entry)  # a small batch for paper-size models on a CPU, as for training
+            batch = max(2, min(64, int(2e10 / (3 * flops)))) if self.device == "cpu" else 256
             x = torch.rand(batch, *task.input_shape, device=self.device)
             y = torch.zeros(batch, dtype=torch.long, device=self.device)
             self._fb[key] = fwd_bwd_seconds(model, x, y, self.device, repeats=2) / batch
@@ -354,8 +436,9 @@ def describe(plan: Plan, lanes: int) -> list[str]:
     total = plan.projected(1)
     if plan.jobs:
         lines.append(f"projected on this {plan.device}: {duration(total)} of compute, about "
-                     f"{duration(plan.projected(lanes))} on {lanes} lane{'s' if lanes > 1 else ''} "
-                     "(measured rates; evaluations from how far examples got in similar committed records)")
+                     f"{duration(plan.projected(lanes))} on {lanes} lane{'s' if lanes > 1 else ''} (rates measured "
+                     "here; evaluations from how far examples got in committed records under the protocol, an upper "
+                     "bound where there are none)")
     else:
         lines.append("nothing left to do")
     return lines

@@ -91,6 +91,7 @@ class ArmSpec:
     suites_at: dict[Any, list[str]] = field(default_factory=dict)   # size -> suites, where they differ
     name: str | None = None               # entry name pattern ({n}: the size); default "{arm}" / "{arm}_n{n}"
     description: str | dict[str, str] = ""  # {n} and {inherited} are filled in; a mapping: {all: ..., n: ...}
+    reference: str | None = None          # default: the study's
 
 
 @dataclass(frozen=True)

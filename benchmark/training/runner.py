@@ -24,7 +24,7 @@ from benchmark.models.layout import as_layout, has_conv
 from benchmark.strategies import Batch, Recipe
 from benchmark.training.cost import CostMeter, block_mac_shares
 from benchmark.zoo.catalog import get_entry
-from benchmark.zoo.entry import ZooEntry
+from benchmark.zoo.entry import ZooEntry, source_seed
 from benchmark.zoo.weights import (build_entry_model, checkpoint_path, load_model_and_weights, trained_path,
                                    training_record_path)
 
@@ -135,11 +135,13 @@ def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entr
     source, source_w = None, None
     if entry.source:
         src_entry = get_entry(entry.source, entries)
-        if seed not in src_entry.seeds:
-            raise BenchmarkError(f"{entry.name} seed {seed} transfers from {src_entry.name} seed {seed}, which that "
-                                 f"entry does not have (seeds {src_entry.seeds})")
+        try:
+            src_seed = source_seed(src_entry, seed)
+        except BenchmarkError as exc:
+            raise BenchmarkError(f"{entry.name}: {exc}") from None
         source_cache = opts.source_cache if opts.source_cache is not None else opts.cache
-        source, source_w = load_model_and_weights(src_entry, seed, opts.source_weights, "cpu", source_cache, entries)
+        source, source_w = load_model_and_weights(src_entry, src_seed, opts.source_weights, "cpu", source_cache,
+                                                  entries)
         body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
         try:
             result = model.load_state_dict(body, strict=False)

@@ -164,6 +164,18 @@ class ZooEntry:
 ENTRY_KEYS = tuple(f for f in ZooEntry.__dataclass_fields__ if f not in ("path", "origin"))
 
 
+def source_seed(source: ZooEntry, seed: int) -> int:
+    """The seed of the source a transfer's seed `seed` starts from: the same seed, or the one model of a
+    source that has a single seed (a checkpoint published elsewhere, or a source too costly to train twice),
+    from which every seed of the transfer starts."""
+    if seed in source.seeds:
+        return seed
+    if len(source.seeds) == 1:
+        return source.seeds[0]
+    raise BenchmarkError(f"seed {seed} would transfer from {source.name} seed {seed}, which that entry does not have "
+                         f"(seeds {source.seeds}): use the source's seeds, or give it a single seed")
+
+
 def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
     """Validate an entry mapping; every problem is one line naming the field."""
     from benchmark.data.tasks import get_task

@@ -12,7 +12,7 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_write, atomic_write_json, sha256_file
 from benchmark.zoo.catalog import get_entry
-from benchmark.zoo.entry import WeightsRef, ZooEntry, update_entry_file
+from benchmark.zoo.entry import WeightsRef, ZooEntry, source_seed, update_entry_file
 from benchmark.zoo.weights import load_model_and_weights, read_state, resolve, training_record_path
 
 
@@ -34,11 +34,12 @@ def publish_seed(entry: ZooEntry, seed: int, cache=None, entries=None, folder: s
     state = read_state(trained, cache, entries)
     metadata = {"entry": entry.name, "seed": str(seed)}
     source = get_entry(entry.source, entries) if entry.source else None
-    if source is not None and source.published(seed) is not None:  # only what it trained, laid over the source
-        base = resolve(source, seed, "published", cache)
+    src_seed = source_seed(source, seed) if source is not None else None
+    if source is not None and source.published(src_seed) is not None:  # only what it trained, laid over the source
+        base = resolve(source, src_seed, "published", cache)
         state = delta_state(state, {k: v for k, v in read_state(base, cache, entries).items()
                                     if not k.startswith("head.")})
-        metadata.update(base=source.name, base_seed=str(seed), base_sha256=base.sha256)
+        metadata.update(base=source.name, base_seed=str(src_seed), base_sha256=base.sha256)
     rel = Path(folder) / entry.name / f"seed{seed}.safetensors"
     path = entry.folder / rel
     data = safetensors_bytes(state, metadata)

@@ -191,7 +191,10 @@ def build_entry_model(entry: ZooEntry):
 
     task = get_task(entry.task, relative_to=entry.folder)
     mean, std = (entry.normalization.mean, entry.normalization.std) if entry.normalization else task.normalization
-    return create_model(entry.architecture, task.n_classes, task.channels, mean, std, head=entry.head)
+    model = create_model(entry.architecture, task.n_classes, task.channels, mean, std, head=entry.head)
+    if task.upsample:
+        model.input_size = task.upsample
+    return model
 
 
 def load_weights_into(model, state: dict, what: str) -> None:
