@@ -47,14 +47,14 @@ def default_study(data: str | Path, source: str, name: str | None = None, seeds:
     n_all = sum(info.train_counts.values()) - info.validation_per_class * len(info.classes)
     all_epochs = max(1, 400 // max(1, -(-n_all // 64)))
 
-    def arm(strategy: str, source_name: str | None, extra: dict, desc: str) -> dict:
+    def arm(strategy: str, source_name: str | None, extra: dict, desc: str, tuning: dict | None = None) -> dict:
         recipe = {"epochs": all_epochs, "batch_size": 64, "lr": STRATEGIES.get(strategy).transfer_lr, **extra}
         out = {"strategy": strategy}
         if source_name:
             out["source"] = source_name
         out.update({"recipe": recipe, "sizes": list(chosen), "description": desc})
         if grid:
-            out["tuning"] = grid
+            out["tuning"] = tuning or grid
         return out
 
     adv = {"eps": eps, "attack_steps": 7}
@@ -62,8 +62,10 @@ def default_study(data: str | Path, source: str, name: str | None = None, seeds:
         "linear": arm("linear", source, {}, "Linear head on the frozen source, {n} examples per class."),
         "finetune": arm("finetune", source, {}, "End-to-end natural fine-tuning of the source, {n} examples per "
                                                 "class."),
+        # LwF's 4 configurations: 2 learning rates x 2 penalty weights (its warm start is half of its epochs)
         "lwf": arm("lwf", source, {"lwf_lambda": 0.1, "lwf_distance": "l1", "warm_start_epochs": all_epochs // 2},
-                   "LwF fine-tuning (authors' code settings), {n} examples per class."),
+                   "LwF fine-tuning (authors' code settings), {n} examples per class.",
+                   {"grid": {"lr": {"scale": [0.5, 2]}, "lwf_lambda": [0.01, 0.1]}}),
         "adv_finetune": arm("pgd_at", source, adv, "Baseline: PGD-7 adversarial fine-tuning of the source, {n} "
                                                    "examples per class."),
         "adv_scratch": arm("pgd_at", None, {**adv, "lr": 0.05}, "Baseline: PGD-7 adversarial training from scratch, "
