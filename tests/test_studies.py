@@ -254,3 +254,21 @@ def test_the_paper_studies_project_every_job_on_this_device(capsys):
         plan = json.loads(capsys.readouterr().out)
         assert plan["left"] > 0 and all(j["projected_seconds"] > 0 for j in plan["jobs"])
         assert plan["projected_seconds"] >= max(j["projected_seconds"] for j in plan["jobs"])
+
+
+def test_transfer_refuses_a_zero_size_and_an_empty_class_folder(home, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    for split in ("train", "val"):
+        for c in ("a", "b"):
+            (folder / split / c).mkdir(parents=True)
+            if split == "val" and c == "b":
+                continue  # an empty class folder under val/
+            for i in range(3):
+                Image.new("L", (28, 28), color=40 * i).save(folder / split / c / f"{i}.png")
+    base = ["transfer", "--source", "fmnist_cnn_src_robust", "--data", str(folder), "--strategy", "linear"]
+    assert main(base + ["--n-per-class", "0"]) == 2
+    assert "--n-per-class 0: give a positive number" in capsys.readouterr().err
+    assert main(base) == 2
+    assert f"class folder {folder}/val/b has no images" in capsys.readouterr().err

@@ -259,7 +259,11 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
             waits.append(add(Job("tune", e.name, after=src_key(e, first))))
         if not override and p.inherits and entries[p.inherits].tuning is not None and \
                 entries[p.inherits].tuning.selected is None:
-            waits.append(f"tune:{p.inherits}")
+            key = f"tune:{p.inherits}"
+            if key not in jobs and p.inherits not in mine:  # left out by --match: its tuning is still needed first
+                inherited = entries[p.inherits]
+                add(Job("tune", inherited.name, after=src_key(inherited, inherited.seeds[0])))
+            waits.append(key)
         for s in run_seeds:
             train = []
             if not done(p.name, s):
