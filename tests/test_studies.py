@@ -272,3 +272,31 @@ def test_transfer_refuses_a_zero_size_and_an_empty_class_folder(home, tmp_path, 
     assert "--n-per-class 0: give a positive number" in capsys.readouterr().err
     assert main(base) == 2
     assert f"class folder {folder}/val/b has no images" in capsys.readouterr().err
+
+
+def test_logs_written_to_a_file_have_one_line_per_stage_and_no_redraws(home, tmp_path):
+    """A training and an evaluation (`transfer`) with their output in a file, not a terminal: no `\\r`, a line
+    per epoch and per attack."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    for split, k in (("train", 12), ("val", 6)):
+        for c in ("a", "b", "c", "d"):
+            (folder / split / c).mkdir(parents=True)
+            for i in range(k):
+                Image.new("L", (28, 28), color=(60 * "abcd".index(c) + 5 * i) % 256).save(folder / split / c / f"{i}.png")
+    log = tmp_path / "log"
+    with open(log, "w") as fh:
+        code = subprocess.call([sys.executable, "-m", "benchmark", "transfer", "--source", "fmnist_cnn_src_robust",
+                                "--data", str(folder), "--strategy", "linear", "--n-per-class", "10", "--epochs", "3",
+                                "--no-guards"], stdout=fh, stderr=subprocess.STDOUT, env={**os.environ})
+    text = log.read_text()
+    assert code == 0, text
+    assert "\r" not in text
+    assert sum(f"epoch {e}/3:" in text for e in (1, 2, 3)) == 3  # one line per epoch
+    for attack in ("pgd-ce", "pgd-cw", "deepfool", "apgd-ce", "apgd-t"):
+        assert f"attacks: {attack} done in" in text

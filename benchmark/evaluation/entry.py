@@ -120,9 +120,8 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
     its progress after every batch of every attack and after the guards, and continues from
     a saved state of the same evaluation.
     """
-    from tqdm.auto import tqdm
-
     from benchmark.distributed import all_gather, context, shard
+    from benchmark.progress import progress_bar
 
     protocol = load_protocol(protocol) if isinstance(protocol, str) else protocol
     if opts.batch_size <= 0:
@@ -132,7 +131,7 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
     attacks = protocol.build_attacks(eps)
     cascade = protocol.cascade if opts.cascade is None else opts.cascade
     ctx = context()
-    bar = tqdm(total=len(attacks), desc="attacks", unit="attack", disable=not (opts.show_progress and ctx.is_main),
+    bar = progress_bar(total=len(attacks), desc="attacks", unit="attack", disable=not (opts.show_progress and ctx.is_main),
                leave=False)
     current = {"name": None}
 

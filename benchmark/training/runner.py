@@ -175,7 +175,7 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
     `recipe` overrides the entry's (hyperparameter tuning). Returns the training record
     (None on ranks other than 0 under torchrun).
     """
-    from tqdm.auto import tqdm
+    from benchmark.progress import progress_bar
 
     from benchmark.data import get_task, load_split, training_subset
     from benchmark.distributed import all_reduce_sum, context
@@ -268,8 +268,9 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
         pixels = None if inputs is not None else source_data.iterate(mine)
         correct = total = 0
         loss_sum = 0.0
-        bar = tqdm(zip(global_batches, mine), total=len(mine), desc=f"{entry.name} s{seed} {epoch + 1}/{passes}",
-                   disable=not show_progress, leave=False, unit="batch")
+        bar = progress_bar(zip(global_batches, mine), total=len(mine),
+                           desc=f"{entry.name} s{seed} epoch {epoch + 1}/{passes}", disable=not show_progress,
+                           leave=False, unit="batch")
         for global_batch, b in bar:
             # DDP averages gradients over ranks; weighting by the shard size makes that average
             # the gradient of the mean loss over the whole global batch

@@ -54,13 +54,13 @@ def fetch(ref: WeightsRef, entry: ZooEntry, show_progress: bool = False) -> Path
 
 
 def _download(url: str, target: Path, entry: ZooEntry, show_progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from benchmark.progress import progress_bar
 
     def write(tmp: Path) -> None:
         try:
             with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {entry.name}",
+                with progress_bar(total=total, unit="B", unit_scale=True, desc=f"downloading {entry.name}",
                           disable=not show_progress or os.environ.get("CI") == "true", leave=False) as bar:
                     for chunk in iter(lambda: response.read(1 << 20), b""):
                         out.write(chunk)
