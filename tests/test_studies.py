@@ -2,7 +2,6 @@
 to end (plan, tune -> train -> evaluate, resume, report) on this machine and through a real Slurm."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

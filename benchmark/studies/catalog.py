@@ -8,7 +8,7 @@ studies write the project's entries (`model_zoo/`); a user's write the user's zo
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import BenchmarkError
@@ -81,7 +81,6 @@ class PartTask:
 
     ref: str
     n_classes: int
-    image_shape: tuple
 
 
 def part_task(study: Study) -> PartTask:
@@ -97,7 +96,7 @@ def part_task(study: Study) -> PartTask:
         task = get_task(ref, relative_to=study.folder)
     except BenchmarkError as exc:
         raise BenchmarkError(f"{study.path}: field '{'data' if study.data else 'task'}': {exc}") from None
-    return PartTask(ref, task.n_classes, task.input_shape)
+    return PartTask(ref, task.n_classes)
 
 
 def expand(study: Study, existing: dict[str, dict] | None = None) -> list[Planned]:
@@ -160,7 +159,3 @@ def write_entries(study: Study, planned: list[Planned] | None = None) -> list[st
                 atomic_write_text(path, text)
                 written.append(p.name)
     return written
-
-
-def with_origin(study: Study, origin: str) -> Study:
-    return replace(study, origin=origin)

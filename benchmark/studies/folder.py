@@ -3,7 +3,6 @@ checks a folder needs (the sizes it can serve)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from benchmark.errors import BenchmarkError
 from benchmark.studies.spec import Study

@@ -320,7 +320,7 @@ class Projector:
                 job.seconds = self.evaluate_seconds(e)
 
     def train_seconds(self, entry, recipe) -> float:
-        from benchmark.projection import _fb_per_example_step, _n_train
+        from benchmark.projection import _n_train
 
         strategy = entry.make_strategy(recipe)
         n = _n_train(entry)
