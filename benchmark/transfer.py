@@ -73,11 +73,14 @@ def choose_protocol(task, asked: str | None):
         protocol.check_task(task)
         return protocol
     if task.protocol:
-        return load_protocol(task.protocol)
-    fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None]
+        protocol = load_protocol(task.protocol)
+        protocol.check_task(task)
+        return protocol
+    fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None
+            and load_protocol(p).min_classes <= task.n_classes]
     if not fits:
-        raise BenchmarkError(f"no protocol is made for {task.image_size}x{task.image_size}x{task.channels} images: "
-                             "write one (see benchmark/protocols/) and pass --protocol FILE")
+        raise BenchmarkError(f"no protocol is made for {task.image_size}x{task.image_size}x{task.channels} images with "
+                             f"{task.n_classes} classes: write one (see benchmark/protocols/) and pass --protocol FILE")
     preferred = [p for p in fits if p.endswith("-quick")] or fits
     return load_protocol(preferred[0])
 

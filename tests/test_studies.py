@@ -299,3 +299,46 @@ def test_logs_written_to_a_file_have_one_line_per_stage_and_no_redraws(home, tmp
     assert sum(f"epoch {e}/3:" in text for e in (1, 2, 3)) == 3  # one line per epoch
     for attack in ("pgd-ce", "pgd-cw", "deepfool", "apgd-ce", "apgd-t"):
         assert f"attacks: {attack} done in" in text
+
+
+def test_a_protocol_that_does_not_fit_the_images_is_refused_before_any_job(tmp_path, fmnist_available):
+    from benchmark.studies import load_study_file
+    from benchmark.studies.jobs import plan_study
+
+    study = {"name": "t", "task": "fmnist-tgt", "architecture": "small_cnn", "eps": 0.1, "protocol": "cifar-linf",
+             "names": "t_{arm}", "arms": {"x": {"strategy": "natural", "recipe": {"epochs": 1, "batch_size": 8,
+                                                                                  "lr": 0.1}}}}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(study))
+    with pytest.raises(BenchmarkError, match=r"t.yaml: field 'protocol': protocol cifar-linf is for 3-channel images"):
+        plan_study(load_study_file(path, "user"), project=False)
+
+
+def _folder(root: Path, classes, train: int = 12, val: int = 6) -> Path:
+    from PIL import Image
+
+    for split, k in (("train", train), ("val", val)):
+        for ci, c in enumerate(classes):
+            (root / split / c).mkdir(parents=True)
+            for i in range(k):
+                Image.new("L", (28, 28), color=(90 * ci + 7 * i) % 256).save(root / split / c / f"{i}.png")
+    return root
+
+
+def test_two_and_three_class_tasks_are_served_or_refused_before_training(home, tmp_path, capsys):
+    """APGD-T's targeted DLR needs 4 classes: ours falls back to the CW margin (recorded); the reference
+    AutoAttack cannot, so its protocols refuse such a task before anything trains."""
+    two = _folder(tmp_path / "two", ["bag", "sandal"])
+    assert main(["transfer", "--source", "fmnist_cnn_src_robust", "--data", str(two), "--strategy", "linear",
+                 "--n-per-class", "10", "--epochs", "2", "--no-guards", "--quiet"]) == 0
+    rec = json.loads(next((home / "home" / "results" / "fmnist-linf-quick").glob("*/seed0.json")).read_text())
+    apgd_t = next(a for a in rec["attacks"] if a["name"] == "apgd-t")
+    assert apgd_t["params"]["ran"] == {"loss": "margin-targeted", "targets": 1, "classes": 2}
+    three = _folder(tmp_path / "three", ["bag", "sandal", "shirt"])
+    capsys.readouterr()
+    assert main(["transfer", "--source", "fmnist_cnn_src_robust", "--data", str(three), "--strategy", "linear",
+                 "--protocol", "fmnist-linf", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "protocol fmnist-linf runs the reference AutoAttack, whose APGD-T needs at least 4 classes" in err
+    assert "choose one of fmnist-linf-quick" in err
+    assert not list((home / "home" / "entries").glob("*three*.yaml"))  # refused before the entry was written

@@ -75,12 +75,37 @@ class APGD(Attack):
         restarts: int = field(default=1, metadata=check_field(positive))
         targets: int = field(default=9, metadata=check_field(positive))  # dlr-targeted: at most classes - 1
         precision: Literal["float32", "bf16"] = "float32"
+        # dlr-targeted: which classes are the targets. "logits": the most likely wrong classes (AutoAttack's);
+        # "malt": the nearest decision boundaries to first order, |z_y - z_t| / ||grad(z_y - z_t)||_dual at the
+        # clean input (MALT, Melamed et al., NeurIPS 2024), which finds the breakable target with fewer runs
+        target_order: Literal["logits", "malt"] = "logits"
 
     has_low_precision = True
+
+    def __init__(self, name: str, norm: str, eps: float, seed: int = 0, **params):
+        super().__init__(name, norm, eps, seed, **params)
+        self.adapted: dict = {}  # what a model with few classes made this attack run instead (recorded)
 
     def low_precision(self) -> "APGD":
         return APGD(self.name, self.norm, self.eps, self.seed, **{**dataclasses.asdict(self.params),
                                                                   "precision": "bf16"})
+
+    def describe(self) -> dict:
+        out = super().describe()
+        if self.target_order == "logits":  # the default: records made before the option existed stay as they were
+            out.pop("target_order")
+        return {**out, **self.adapted}
+
+    def loss_for(self, n_classes: int) -> str:
+        """The loss this attack runs on a model with `n_classes` classes. DLR divides by the spread of the
+        top 3 (untargeted) or 4 (targeted) logits, which a model with fewer classes does not have: it falls
+        back to the CW margin (targeted: z_t - z_y), as AutoAttack's users do for such tasks."""
+        need = {"ce": 2, "dlr": 3, "dlr-targeted": 4}[self.loss]
+        if n_classes >= need:
+            return self.loss
+        if n_classes < 2:
+            raise BenchmarkError(f"attack {self.name}: the model has {n_classes} class; a classifier needs 2 or more")
+        return "margin-targeted" if self.loss == "dlr-targeted" else "margin"
 
     def _schedule(self) -> tuple[int, int, int]:
         """The reference's checkpoints: first after 22% of the steps, then 3% sooner each time, at least 6%."""
@@ -92,13 +117,18 @@ class APGD(Attack):
         with torch.no_grad():
             clean = model(x)
         n_classes = clean.shape[1]
-        need = {"ce": 2, "dlr": 3, "dlr-targeted": 4}[self.loss]
-        if n_classes < need:
-            raise BenchmarkError(f"attack {self.name}: loss {self.loss} needs at least {need} classes, "
-                                 f"the model has {n_classes}")
+        self._loss_name = self.loss_for(n_classes)
+        targeted = self.loss == "dlr-targeted"
+        n_targets = min(self.targets, n_classes - 1)
+        if self._loss_name != self.loss or (targeted and n_targets != self.targets):
+            self.adapted = {"ran": {"loss": self._loss_name, **({"targets": n_targets} if targeted else {}),
+                                    "classes": n_classes}}
         x_adv = x.clone()
         fooled = clean.argmax(1) != y
-        ranks = [None] if self.loss != "dlr-targeted" else list(range(2, 2 + min(self.targets, n_classes - 1)))
+        ranks = [None] if not targeted else list(range(2, 2 + n_targets))
+        order = None
+        if targeted and self.target_order == "malt":
+            order = self._malt_order(search, x, y, n_targets)
         generator = torch.Generator(device="cpu").manual_seed(self.seed)  # as the reference: once per call
         for rank in ranks:
             for _ in range(self.restarts):
@@ -106,7 +136,12 @@ class APGD(Attack):
                 if live.numel() == 0:
                     return x_adv
                 start = self._start(x[live], generator)
-                target = None if rank is None else clean[live].sort(dim=1)[1][:, -rank]
+                if rank is None:
+                    target = None
+                elif order is None:
+                    target = clean[live].sort(dim=1)[1][:, -rank]
+                else:
+                    target = order[live, rank - 2]
                 for lo in range(0, live.numel(), CHUNK_ROWS):
                     part = slice(lo, lo + CHUNK_ROWS)
                     rows = live[part]
@@ -115,6 +150,25 @@ class APGD(Attack):
                     x_adv[rows[found]] = x_found[found]
                     fooled[rows[found]] = True
         return x_adv
+
+    def _malt_order(self, search, x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+        """The k target classes whose decision boundary is nearest to first order (MALT's targeting), per row:
+        the margin z_y - z_t over the dual norm of its input gradient, at the clean input."""
+        dual = 1 if self.norm == "Linf" else 2
+        rows = []
+        for lo in range(0, x.shape[0], CHUNK_ROWS):
+            xg = x[lo:lo + CHUNK_ROWS].detach().clone().requires_grad_(True)
+            yb = y[lo:lo + CHUNK_ROWS]
+            z = search(xg)
+            zy = z.gather(1, yb[:, None]).squeeze(1)
+            dist = torch.full(z.shape, float("inf"), device=x.device)
+            for c in range(z.shape[1]):
+                margin = zy - z[:, c]
+                (g,) = torch.autograd.grad(margin.sum(), xg, retain_graph=c < z.shape[1] - 1)
+                d = margin.detach() / g.flatten(1).norm(p=dual, dim=1).clamp_min(1e-12)
+                dist[:, c] = torch.where(yb == c, torch.full_like(d, float("inf")), d)
+            rows.append(dist.argsort(dim=1, stable=True)[:, :k])
+        return torch.cat(rows)
 
     def _start(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The reference's random start: a point on the eps sphere of the norm (one draw for all rows)."""
@@ -127,11 +181,17 @@ class APGD(Attack):
         return (x + self.eps * t.to(x.device)).clamp(0.0, 1.0)
 
     def _loss(self, logits, y, target):
-        if self.loss == "ce":
+        loss = getattr(self, "_loss_name", self.loss)
+        if loss == "ce":
             return F.cross_entropy(logits, y, reduction="none")
-        if self.loss == "dlr":
+        if loss == "dlr":
             return dlr_loss(logits, y)
-        return dlr_targeted_loss(logits, y, target)
+        if loss == "dlr-targeted":
+            return dlr_targeted_loss(logits, y, target)
+        true = logits.gather(1, y[:, None]).squeeze(1)
+        if loss == "margin-targeted":
+            return logits.gather(1, target[:, None]).squeeze(1) - true
+        return logits.scatter(1, y[:, None], float("-inf")).amax(1) - true  # margin
 
     @staticmethod
     def _l2(v: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -159,7 +159,7 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
     if ctx.enabled:
         result.extra["world_size"] = ctx.world_size
     if opts.guards and ctx.is_main:
-        from benchmark.evaluation.guards import GuardOptions, run_guards
+        from benchmark.evaluation.guards import guard_options, run_guards
         from benchmark.models.layout import as_layout, channels_last
 
         state = checkpoint.load() if checkpoint is not None else None
@@ -169,7 +169,7 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
             robust = torch.tensor(result.per_example["robust"])
             with channels_last(model, opts.channels_last) as nhwc:
                 result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
-                                           GuardOptions(protocol.threat_model, eps, protocol.seed, opts.device))
+                                           replace(guard_options(protocol, opts.device), eps=eps))
             if state is not None:
                 checkpoint.save({**state, "guards": result.guards})
     return result

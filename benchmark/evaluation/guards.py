@@ -62,6 +62,25 @@ class GuardOptions:
     n: int = 100                 # the first n examples of the evaluation subset
     square_queries: int = 1000
     reuse_short: bool = True     # the eps curve's 1x point is the short PGD run itself (False: run it again)
+    long_steps: int = 50         # the "more steps and restarts" run: steps x restarts
+    long_restarts: int = 3
+
+
+GUARD_KEYS = ("n", "square_queries", "long_steps", "long_restarts")  # what a protocol's `guards` may set
+
+
+def guard_options(protocol, device: str, where: str = "protocol") -> GuardOptions:
+    """The guards a protocol asks for: its `guards` budgets over the defaults."""
+    from benchmark.errors import BenchmarkError
+    from benchmark.spec import unknown_key
+
+    budgets = dict(protocol.guards or {})
+    for key, value in budgets.items():
+        if key not in GUARD_KEYS:
+            raise unknown_key(key, GUARD_KEYS, where, "guards.")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise BenchmarkError(f"{where}: field 'guards.{key}' must be a positive integer, got {value!r}")
+    return GuardOptions(protocol.threat_model, protocol.eps, protocol.seed, device, **budgets)
 
 
 def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions) -> dict:
@@ -73,8 +92,9 @@ def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions
     base = dict(norm=norm, seed=opts.seed + 101)
     step = 2.5 / 10
     acc_short = _robust(model, PGD("guard", eps=eps, steps=10, step_size=step * eps, **base), x, y, index, device)
-    acc_long = _robust(model, PGD("guard", eps=eps, steps=50, step_size=step * eps / 4, restarts=3, **base),
-                       x, y, index, device)
+    # the long run travels 3.125 eps in all (eps/16 per step at 50 steps), whatever its step count
+    acc_long = _robust(model, PGD("guard", eps=eps, steps=opts.long_steps, step_size=eps * (50 / opts.long_steps) / 16,
+                                  restarts=opts.long_restarts, **base), x, y, index, device)
     # at 1x eps the curve's attack is the short one itself (same steps, step size and seed): reuse it
     acc_by_eps = {f"{m:g}x": acc_short if m == 1.0 and opts.reuse_short else
                   _robust(model, PGD("guard", eps=m * eps, steps=10, step_size=step * m * eps, **base), x, y, index,

@@ -65,23 +65,49 @@ class Protocol:
     # evaluation gate: examples per record whose outcome may differ on a machine of another kind
     flip_tolerance: int = field(default=0, metadata=check_field(non_negative))
     description: str = ""
+    # the attacks' random seed where it differs from the subset's `seed` (the same examples, another draw)
+    attack_seed: int | None = None
+    # the gradient-masking guards' budgets (benchmark.evaluation.guards.GuardOptions), where not the defaults
+    guards: dict | None = None
     source: str = field(default="", compare=False)
 
     def build_attacks(self, eps: float | None = None) -> list[Attack]:
-        return [build_attack(spec, self.threat_model, self.eps if eps is None else eps, self.seed, self.source,
+        seed = self.seed if self.attack_seed is None else self.attack_seed
+        return [build_attack(spec, self.threat_model, self.eps if eps is None else eps, seed, self.source,
                              f"attacks[{i}].") for i, spec in enumerate(self.attacks)]
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("source")
+        for key in ("attack_seed", "guards"):  # unset: not written, so earlier records compare equal
+            if d[key] is None:
+                d.pop(key)
         return d
 
+    @property
+    def min_classes(self) -> int:
+        """The fewest classes its attacks serve: the reference AutoAttack's APGD-T uses the targeted DLR loss,
+        undefined below 4 classes (our APGD falls back to the CW margin there, so it serves 2 and more)."""
+        need = 2
+        for spec in self.attacks:
+            if spec.get("type") == "autoattack":
+                runs = spec.get("attacks") if spec.get("version") == "custom" else ["apgd-t"]
+                need = max(need, 4 if "apgd-t" in (runs or []) else 3 if "apgd-dlr" in (runs or []) else 2)
+        return need
+
     def check_task(self, task, model_name: str = "") -> None:
-        """A one-line error when this protocol's eps is not meant for the task's data."""
+        """A one-line error when this protocol's eps is not meant for the task's data, or its attacks cannot
+        serve the task's number of classes."""
+        who = f"{model_name}'s task {task.name}" if model_name else f"task {task.name}"
+        if task.n_classes and task.n_classes < self.min_classes:
+            fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None
+                    and load_protocol(p).min_classes <= task.n_classes]
+            raise BenchmarkError(
+                f"protocol {self.name} runs the reference AutoAttack, whose APGD-T needs at least {self.min_classes} "
+                f"classes, but {who} has {task.n_classes}: choose one of {', '.join(fits) or 'none (write one)'}")
         problem = self.applies_to.mismatch(task)
         if problem:
             fits = [p for p in available_protocols() if load_protocol(p).applies_to.mismatch(task) is None]
-            who = f"{model_name}'s task {task.name}" if model_name else f"task {task.name}"
             raise BenchmarkError(
                 f"protocol {self.name} is for {problem} ({self.applies_to.describe()}), but {who} is {task.dataset} "
                 f"{task.image_size}x{task.image_size}x{task.channels}: choose one of {', '.join(fits) or 'none (write one)'}")
@@ -109,6 +135,10 @@ def parse_protocol(data, where: str) -> Protocol:
             raise BenchmarkError(f"{where}: field 'attacks[{i}].name' repeats {spec_name!r}")
         names.add(spec_name)
     protocol.build_attacks()  # every attack's parameters are checked now, not mid-evaluation
+    if protocol.guards is not None:
+        from benchmark.evaluation.guards import guard_options
+
+        guard_options(protocol, "cpu", where)  # its keys are checked now too
     return protocol
 
 

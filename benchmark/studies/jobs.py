@@ -176,6 +176,7 @@ def study_entries(study: Study):
 
     planned = expand(study)
     validate(study, planned)
+    check_protocols(study)
     folder = zoo_dir_of(study)
     entries = load_entries()
     rewrites = []
@@ -280,6 +281,20 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
     if project and out:
         Projector(device, protocol).fill(plan)
     return plan
+
+
+def check_protocols(study: Study) -> None:
+    """Each part's protocol must fit its images and serve its number of classes: one line naming the field."""
+    from benchmark.data import get_task
+    from benchmark.evaluation import load_protocol
+    from benchmark.studies.catalog import part_task
+
+    for part in parts(study):
+        try:
+            protocol = load_protocol(protocol_ref(part))
+            protocol.check_task(get_task(part_task(part).ref, relative_to=part.folder))
+        except BenchmarkError as exc:
+            raise BenchmarkError(f"{part.path}: field 'protocol': {exc}") from None
 
 
 def protocol_ref(study: Study, asked: str | None = None) -> str:
