@@ -53,6 +53,12 @@ def dlr_targeted_loss(logits: torch.Tensor, y: torch.Tensor, target: torch.Tenso
     return -(true - tgt) / (z[:, -1] - 0.5 * (z[:, -3] + z[:, -4]) + 1e-12)
 
 
+def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """CW margin: the best wrong logit minus the true one (positive: misclassified)."""
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    return logits.scatter(1, y[:, None], float("-inf")).amax(1) - true
+
+
 class _Search(nn.Module):
     """The model the search differentiates: the model itself, or a bfloat16 copy returning float32 logits."""
 
@@ -79,6 +85,11 @@ class APGD(Attack):
         # "malt": the nearest decision boundaries to first order, |z_y - z_t| / ||grad(z_y - z_t)||_dual at the
         # clean input (MALT, Melamed et al., NeurIPS 2024), which finds the breakable target with fewer runs
         target_order: Literal["logits", "malt"] = "logits"
+        # online discarding (A3, Liu et al., CVPR 2022): after `discard_at` steps a row stops when its best
+        # iterate has closed less than `discard_below` of its starting gap to the decision boundary (CW margin)
+        discard_at: int | None = field(default=None, metadata=check_field(positive))
+        discard_below: float = field(default=0.0, metadata=check_field(lambda v: None if 0 <= v < 1
+                                                                                   else "must lie in [0, 1)"))
 
     has_low_precision = True
 
@@ -92,8 +103,12 @@ class APGD(Attack):
 
     def describe(self) -> dict:
         out = super().describe()
-        if self.target_order == "logits":  # the default: records made before the option existed stay as they were
+        # defaults of options added later: records made before they existed stay as they were
+        if self.target_order == "logits":
             out.pop("target_order")
+        if self.discard_at is None:
+            out.pop("discard_at")
+            out.pop("discard_below")
         return {**out, **self.adapted}
 
     def loss_for(self, n_classes: int) -> str:
@@ -120,7 +135,7 @@ class APGD(Attack):
         self._loss_name = self.loss_for(n_classes)
         targeted = self.loss == "dlr-targeted"
         n_targets = min(self.targets, n_classes - 1)
-        if self._loss_name != self.loss or (targeted and n_targets != self.targets):
+        if self._loss_name != self.loss:  # a model with too few classes for DLR: what ran instead, recorded
             self.adapted = {"ran": {"loss": self._loss_name, **({"targets": n_targets} if targeted else {}),
                                     "classes": n_classes}}
         x_adv = x.clone()
@@ -219,22 +234,29 @@ class APGD(Attack):
         if target is not None:
             s["target"] = target
 
+        def drop(keep: torch.Tensor) -> None:
+            nonlocal loss_steps
+            for key in list(s):
+                s[key] = s[key][keep]
+            loss_steps = loss_steps[:, keep]
+
         def evaluate(z: torch.Tensor) -> None:
             """Loss and gradient at z for every live row; rows the float32 model misclassifies leave."""
-            nonlocal loss_steps
             z = z.detach().requires_grad_(True)
             logits = search(z)
             loss = self._loss(logits, s["y"], s.get("target"))
             (grad,) = torch.autograd.grad(loss.sum(), z)
             s["x_adv"], s["loss"], s["grad"] = z.detach(), loss.detach(), grad.detach()
+            if self.discard_at is not None:  # how near the boundary each row has come (CW margin, best so far)
+                m = _margin(logits.detach(), s["y"])
+                s["margin_best"] = torch.maximum(s["margin_best"], m) if "margin_best" in s else m
+                if "margin_start" not in s:
+                    s["margin_start"] = m
             hit = self._fooled(model, s["x_adv"], logits.detach(), s["y"], search.dtype)
             if bool(hit.any()):
                 found[s["row"][hit]] = True
                 x_found[s["row"][hit]] = s["x_adv"][hit]
-                keep = torch.nonzero(~hit).flatten()  # a fooled example is done
-                for key in list(s):
-                    s[key] = s[key][keep]
-                loss_steps = loss_steps[:, keep]
+                drop(torch.nonzero(~hit).flatten())  # a fooled example is done
 
         evaluate(x_start)
         s["x_old"], s["x_best"], s["grad_best"] = s["x_adv"].clone(), s["x_adv"].clone(), s["grad"].clone()
@@ -254,6 +276,13 @@ class APGD(Attack):
             evaluate(z)
             if s["y"].numel() == 0:
                 break
+            if self.discard_at is not None and i + 1 == self.discard_at:
+                # rows that have closed too little of their gap to the boundary are unlikely to break: they stop
+                start = s["margin_start"]
+                closed = (s["margin_best"] - start) / (-start).clamp_min(1e-12)
+                drop(torch.nonzero(closed >= self.discard_below).flatten())
+                if s["y"].numel() == 0:
+                    break
             with torch.no_grad():
                 loss_steps[i] = s["loss"]
                 better = s["loss"] > s["loss_best"]
