@@ -102,6 +102,10 @@ def run_transfer(req: TransferRequest):
         raise BenchmarkError(f"strategy {req.strategy!r} trains from scratch; a transfer needs one of "
                              f"{', '.join(n for n, c in STRATEGIES.items() if c.source != 'none')}")
     source_task = get_task(source.task, relative_to=source.folder)
+    if source.normalization is not None:  # the source's own input statistics (a provider's model, say)
+        from dataclasses import replace as _replace
+
+        source_task = _replace(source_task, mean=list(source.normalization.mean), std=list(source.normalization.std))
     for seed in req.seeds:
         if (seed not in source.seeds and len(source.seeds) != 1) or \
                 not has_weights(source, source_seed(source, seed), "auto"):
@@ -132,8 +136,14 @@ def run_transfer(req: TransferRequest):
                              (f"_n{req.n_per_class}" if req.n_per_class else ""))
     if name in entries and entries[name].origin == "project":
         raise BenchmarkError(f"{name} is a project entry: pass --name for your own")
+    source_sha = None
+    if source.provider:  # loaded (downloaded) by its provider now, before any training: pinned in the new entry
+        from benchmark.zoo.weights import resolve
+
+        source_sha = resolve(source, source_seed(source, req.seeds[0]), "published").sha256
     data = {"name": name, "task": task_ref, "architecture": source.architecture, "threat_model": protocol.threat_model,
             "eps": protocol.eps, "protocol": protocol.name, "strategy": req.strategy, "source": source.name,
+            **({"source_sha256": source_sha} if source_sha else {}),
             "n_per_class": req.n_per_class or "all",
             "head": {"type": "mlp", "hidden": [256]} if req.head == "mlp" else {"type": "linear"},
             "seeds": list(req.seeds), "recipe": default_recipe(req.strategy, n_train, req),

@@ -1,41 +1,37 @@
 """Published robust sources: downloaded by URL (file:// here), pinned by sha256, converted onto our
-architectures, and usable by every transfer strategy."""
+architectures by a generic key conversion, and usable by every transfer strategy."""
 
 import hashlib
 import re
 
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
-from torch import nn
 
 from benchmark.cli import main
 from benchmark.zoo import load_entries
-from benchmark.zoo.converters import CONVERTERS
 from tests.test_transfer_and_api import write_png_folder
 
 IMNET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
-def madry_checkpoint(path):
-    """A torchvision ResNet-18 saved the way Madry lab's `robustness` library saves its models."""
+def published_checkpoint(path):
+    """A torchvision ResNet-18 saved as training scripts save theirs: the state dict under 'model', beside the
+    epoch and the optimizer's state. (Checkpoints a provider loads, RobustBench's, timm's, the Madry lab's, are
+    tested with their packages in tests/test_sources.py.)"""
     import torchvision
 
     torch.manual_seed(0)
     net = torchvision.models.resnet18(weights=None, num_classes=10).eval()
-    sd = net.state_dict()
-    model = {**{f"module.model.{k}": v for k, v in sd.items()}, **{f"module.attacker.model.{k}": v for k, v in sd.items()},
-             "module.normalizer.new_mean": torch.tensor(IMNET["mean"]).view(3, 1, 1),
-             "module.normalizer.new_std": torch.tensor(IMNET["std"]).view(3, 1, 1)}
-    torch.save({"model": model, "epoch": 90, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1}]}}, path)
+    torch.save({"model": net.state_dict(), "epoch": 90, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1}]}},
+               path)
     return net, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture()
 def external(tiny_zoo, tmp_path):
     zoo, cache, results = tiny_zoo
-    net, sha = madry_checkpoint(tmp_path / "resnet18_linf_eps4.0.ckpt")
+    net, sha = published_checkpoint(tmp_path / "resnet18_linf_eps4.0.ckpt")
     (tmp_path / "tiny-imagenet.yaml").write_text(yaml.safe_dump({
         "name": "tiny-imagenet", "dataset": "imagefolder", "num_classes": 10, "image_size": 64, "channels": 3,
         "mean": IMNET["mean"], "std": IMNET["std"]}))
@@ -43,7 +39,7 @@ def external(tiny_zoo, tmp_path):
              "threat_model": "Linf", "eps": 4 / 255, "protocol": "imagenet-linf", "strategy": "external",
              "seeds": [0], "normalization": IMNET, "suites": ["external"],
              "weights": [{"seed": 0, "url": (tmp_path / "resnet18_linf_eps4.0.ckpt").as_uri(), "sha256": sha,
-                          "format": "torch", "state_key": "model", "convert": "madrylab_resnet"}]}
+                          "format": "torch", "state_key": "model", "convert": "torchvision_resnet"}]}
     (zoo / "ext.yaml").write_text(yaml.safe_dump(entry))
     return zoo, tmp_path, net, entry
 
@@ -100,62 +96,3 @@ def test_bad_published_sources_are_one_line_errors(external, capsys, change, mat
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert re.search(match, err), err
-
-
-class _RBBlock(nn.Module):
-    """RobustBench's WideResNet unit, as its model zoo defines it (TRADES layout)."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2, self.conv2 = nn.BatchNorm2d(cout), nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.equal = cin == cout
-        self.convShortcut = None if self.equal else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
-
-    def forward(self, x):
-        o = F.relu(self.bn1(x))
-        if not self.equal:
-            x = o
-        out = self.conv2(F.relu(self.bn2(self.conv1(o))))
-        return out + (x if self.equal else self.convShortcut(x))
-
-
-class _RBStage(nn.Module):
-    def __init__(self, n, cin, cout, stride):
-        super().__init__()
-        self.layer = nn.Sequential(*[_RBBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)])
-
-    def forward(self, x):
-        return self.layer(x)
-
-
-class _RBWideResNet(nn.Module):
-    def __init__(self, depth=10, widen=1, num_classes=10):
-        super().__init__()
-        n, w = (depth - 4) // 6, [16, 16 * widen, 32 * widen, 64 * widen]
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.block1, self.sub_block1 = _RBStage(n, 16, w[1], 1), _RBStage(n, 16, w[1], 1)
-        self.block2, self.block3 = _RBStage(n, w[1], w[2], 2), _RBStage(n, w[2], w[3], 2)
-        self.bn1, self.fc = nn.BatchNorm2d(w[3]), nn.Linear(w[3], num_classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.block3(self.block2(self.block1(self.conv1(x))))))
-        return self.fc(F.adaptive_avg_pool2d(out, 1).flatten(1))
-
-
-def test_robustbench_wrn_checkpoints_convert_onto_our_wrn():
-    torch.manual_seed(0)
-    rb = _RBWideResNet(depth=16, widen=2).eval()
-    for m in rb.modules():  # non-trivial batch-norm statistics
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-    checkpoint = {"state_dict": {f"module.{k}": v for k, v in rb.state_dict().items()}}
-    from benchmark.models.wrn import wide_resnet
-
-    ours = wide_resnet(16, 2)(10, 3, (0.0,) * 3, (1.0,) * 3).eval()
-    state = CONVERTERS.get("robustbench_wrn")(checkpoint)
-    ours.load_state_dict({**state, "mean": ours.mean, "std": ours.std}, strict=True)
-    x = torch.rand(4, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.allclose(ours(x), rb(x), atol=1e-5)

@@ -9,17 +9,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "benchmark"
 LAYERS = [
-    ("benchmark._version", "benchmark.errors", "benchmark.registry", "benchmark.spec", "benchmark.paths", "benchmark.io", "benchmark.stats", "benchmark.progress",
+    ("benchmark._version", "benchmark.errors", "benchmark.registry", "benchmark.spec", "benchmark.paths", "benchmark.io", "benchmark.stats", "benchmark.progress", "benchmark.plugins",
      "benchmark.distributed", "benchmark.results"),
     ("benchmark.data",),
     ("benchmark.models",),
     ("benchmark.attacks",),
     ("benchmark.strategies",),
+    ("benchmark.sources",),
     ("benchmark.zoo", "benchmark.studies.spec", "benchmark.studies.expand", "benchmark.studies.catalog",
      "benchmark.studies.folder", "benchmark.studies.families"),
     ("benchmark.training",),
     ("benchmark.evaluation",),
-    ("benchmark.gate", "benchmark.reports", "benchmark.perf", "benchmark.transfer", "benchmark.tuning",
+    ("benchmark.gate", "benchmark.reports", "benchmark.perf", "benchmark.perf_passes", "benchmark.transfer", "benchmark.tuning",
      "benchmark.perf_paper", "benchmark.projection"),
     ("benchmark.studies",),
     ("benchmark.api",),

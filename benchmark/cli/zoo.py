@@ -26,9 +26,34 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_sources(args) -> int:
+    """What each source provider offers (RobustBench: its model zoo's names per dataset and threat model)."""
+    import benchmark.sources.providers  # noqa: F401  (registers the providers)
+    from benchmark.sources import PROVIDERS
+
+    names = [args.provider] if args.provider else list(PROVIDERS)
+    for name in names:
+        provider = PROVIDERS.get(name)
+        found = provider.list(pattern=args.match)
+        if args.match and name != "timm":
+            import fnmatch
+
+            found = [f for f in found if fnmatch.fnmatch(f, f"*{args.match}*")]
+        print(f"{name}: {len(found)} models" + ("" if found else f" listed; name any as {provider.form}"))
+        for ref in found:
+            print(f"  {ref}")
+    return 0
+
+
+def cmd_zoo(args) -> int:
+    return cmd_sources(args) if args.action == "sources" else cmd_list(args)
+
+
 def add_parsers(sub) -> None:
-    p = sub.add_parser("zoo", help="the model zoo")
-    p.add_argument("action", choices=["list"])
+    p = sub.add_parser("zoo", help="the model zoo, and the sources providers offer")
+    p.add_argument("action", choices=["list", "sources"])
     p.add_argument("--suite", default=None)
+    p.add_argument("--provider", default=None, help="sources: robustbench, timm, hf, torchvision or file")
+    p.add_argument("--match", default=None, help="sources: only names containing this (timm: a pattern)")
     add_common(p, data=False)
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_zoo)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchmark.errors import BenchmarkError
 from benchmark.paths import project_zoo_dir, user_zoo_dir
+from benchmark.sources import is_ref
 from benchmark.zoo.entry import ZooEntry, load_entry_file
 
 
@@ -23,14 +24,48 @@ def load_entries(directory: Path | None = None, user_dir: Path | str | None = No
                 raise BenchmarkError(f"{path}: entry {entry.name!r} already exists in {entries[entry.name].path}: "
                                      "rename it (name and file)")
             entries[entry.name] = entry
-    for entry in entries.values():
+    for entry in list(entries.values()):
         if entry.source and entry.source not in entries:
+            if is_ref(entry.source):  # a provider's model named directly: an entry of its own, made here
+                pins = {e.source_sha256 for e in entries.values() if e.source == entry.source and e.source_sha256}
+                if len(pins) > 1:
+                    raise BenchmarkError(f"{entry.path}: entries pin source {entry.source} to different sha256 "
+                                         f"({', '.join(p[:12] for p in sorted(pins))}): make them agree")
+                entries[entry.source] = provider_entry(entry.source, next(iter(pins), None))
+                continue
             raise BenchmarkError(f"{entry.path}: field 'source' names unknown entry {entry.source!r}")
     return entries
 
 
+def provider_entry(ref: str, pinned: str | None = None) -> ZooEntry:
+    """A source provider's model as a zoo entry (not a file): what it takes, what it was made robust for, and its
+    weights, loaded by the provider and pinned by `pinned` when an entry that uses it says so."""
+    from benchmark.sources import info, split_ref
+    from benchmark.zoo.entry import Normalization, WeightsRef
+
+    split_ref(ref)
+    source = info(ref)
+    kind = "imagenet" if source.task["image_size"] >= 64 else "cifar"
+    protocol = f"{kind}-{'l2' if source.threat_model == 'L2' else 'linf'}"
+    task = source.task["name"] if source.task["name"] in ("cifar10", "cifar100", "imagenet") else "imagenet"
+    return ZooEntry(name=ref, task=task, architecture=ref, threat_model=source.threat_model,
+                    eps=source.eps or _protocol_eps(protocol), protocol=protocol, strategy="external", provider=ref,
+                    seeds=[0], weights=[WeightsRef(seed=0, format="provider", sha256=pinned)],
+                    normalization=Normalization(list(source.mean), list(source.std)),
+                    description=source.description, suites=["provider"], origin="user")
+
+
+def _protocol_eps(name: str) -> float:
+    """A built-in protocol's eps, read from its file (the zoo comes before the evaluation package)."""
+    from benchmark.spec import read_yaml
+
+    return float(read_yaml(Path(__file__).resolve().parent.parent / "protocols" / f"{name}.yaml", "protocol")["eps"])
+
+
 def get_entry(name: str, entries: dict[str, ZooEntry] | None = None) -> ZooEntry:
     entries = entries if entries is not None else load_entries()
+    if name not in entries and is_ref(name):
+        entries[name] = provider_entry(name)
     if name not in entries:
         close = difflib.get_close_matches(name, entries, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""

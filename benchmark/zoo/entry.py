@@ -26,7 +26,7 @@ class WeightsRef:
     file: str | None = None
     url: str | None = None                      # https://..., http://... or file://...
     sha256: str | None = field(default=None, metadata=check_field(_sha))
-    format: Literal["safetensors", "torch"] = "safetensors"
+    format: Literal["safetensors", "torch", "provider"] = "safetensors"  # provider: the entry's `provider` loads it
     state_key: str | None = None                # the state dict's key inside a torch checkpoint
     trusted: bool = False                       # allow a torch pickle that holds more than tensors
     convert: str | None = None                  # a registered key conversion (benchmark/zoo/converters.py)
@@ -34,7 +34,7 @@ class WeightsRef:
     drop: str | None = None                     # regex of checkpoint keys to ignore
 
     def where(self) -> str:
-        return self.file or self.url or "?"
+        return self.file or self.url or ("the provider" if self.format == "provider" else "?")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ class ZooEntry:
     description: str = ""
     suites: list[str] = field(default_factory=list)
     override: SizeOverride | None = None          # a rehearsal's size override (see SizeOverride)
+    provider: str | None = None                   # published elsewhere, loaded by a provider (benchmark.sources)
+    source_sha256: str | None = field(default=None, metadata=check_field(_sha))  # pins a provider source's weights
     path: str = field(default="", compare=False)  # the file it came from
     origin: Literal["project", "user"] = field(default="project", compare=False)
 
@@ -146,7 +148,7 @@ class ZooEntry:
     def file_dict(self) -> dict:
         """What the entry's YAML file holds: every field, without optional ones left empty."""
         d = self.to_dict()
-        for key in ("source", "normalization", "tuning", "override"):
+        for key in ("source", "normalization", "tuning", "override", "provider", "source_sha256"):
             if d.get(key) is None:
                 d.pop(key)
         if self.weights:
@@ -155,9 +157,9 @@ class ZooEntry:
             d.pop("weights")
         if self.tuning is not None and self.tuning.selected is None:
             d["tuning"].pop("selected")
-        order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "source",
-                 "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization", "reference",
-                 "description", "suites", "override")
+        order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "provider", "source",
+                 "source_sha256", "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization",
+                 "reference", "description", "suites", "override")
         return {k: d[k] for k in order if k in d}
 
 
@@ -192,8 +194,20 @@ def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
         values["n_per_class"] = "all"
     entry = parse_dataclass(ZooEntry, values, where, extra_known=())
     entry = replace(entry, path=where, origin=origin)
+    from benchmark.sources import is_ref, split_ref
+
     if entry.architecture not in MODELS:
-        raise BenchmarkError(f"{where}: field 'architecture': {MODELS.unknown(entry.architecture)}")
+        if not is_ref(entry.architecture):
+            raise BenchmarkError(f"{where}: field 'architecture': {MODELS.unknown(entry.architecture)} (or a source "
+                                 "provider's network, e.g. robustbench:cifar10/Linf/Standard)")
+        split_ref(entry.architecture)
+    if entry.provider is not None:
+        try:
+            split_ref(entry.provider)
+        except BenchmarkError as exc:
+            raise BenchmarkError(f"{where}: field 'provider': {exc}") from None
+        if entry.strategy != "external":
+            raise BenchmarkError(f"{where}: field 'provider': an entry loaded by a provider has strategy 'external'")
     if entry.strategy not in STRATEGIES:
         raise BenchmarkError(f"{where}: field 'strategy': {STRATEGIES.unknown(entry.strategy)}")
     try:
@@ -206,8 +220,11 @@ def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
     if cls.source == "none" and entry.source:
         raise BenchmarkError(f"{where}: field 'source' does not apply to strategy {entry.strategy!r}")
     if entry.strategy == "external":
+        if entry.provider is not None and not entry.weights:
+            entry = replace(entry, weights=[WeightsRef(seed=s, format="provider") for s in entry.seeds])
         if entry.recipe or not entry.weights or entry.tuning:
-            raise BenchmarkError(f"{where}: an 'external' entry lists its published `weights` and has no recipe")
+            raise BenchmarkError(f"{where}: an 'external' entry lists its published `weights` (or names its "
+                                 "`provider`) and has no recipe")
         recipe = None
     else:
         recipe = parse_recipe(entry.recipe, cls, where)
@@ -220,7 +237,10 @@ def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
     if len(seeds) != len(entry.weights):
         raise BenchmarkError(f"{where}: field 'weights' lists a seed twice")
     for i, w in enumerate(entry.weights):
-        if (w.file is None) == (w.url is None):
+        if w.format == "provider":
+            if entry.provider is None:
+                raise BenchmarkError(f"{where}: field 'weights[{i}].format': 'provider' needs the entry's 'provider'")
+        elif (w.file is None) == (w.url is None):
             raise BenchmarkError(f"{where}: field 'weights[{i}]' needs exactly one of 'file' or 'url'")
         if w.seed not in entry.seeds:
             raise BenchmarkError(f"{where}: field 'weights[{i}].seed' is {w.seed}, not one of seeds {entry.seeds}")

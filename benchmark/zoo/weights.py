@@ -80,6 +80,11 @@ def _published(entry: ZooEntry, seed: int) -> Weights:
     if ref is None:
         raise BenchmarkError(f"{entry.name} has no published weights for seed {seed}: "
                              f"train them with `{train_command(entry, seed)}`")
+    if ref.format == "provider":  # loaded by the provider's own code, saved once in the cache, pinned
+        from benchmark.sources import materialize
+
+        path, sha = materialize(entry.provider, ref.sha256)
+        return Weights(entry, seed, "published", path, sha, WeightsRef(seed=seed, sha256=sha))
     path = fetch(ref, entry)
     actual = sha256_file(path)
     if ref.sha256 and actual != ref.sha256:
@@ -191,7 +196,14 @@ def build_entry_model(entry: ZooEntry):
 
     task = get_task(entry.task, relative_to=entry.folder)
     mean, std = (entry.normalization.mean, entry.normalization.std) if entry.normalization else task.normalization
-    model = create_model(entry.architecture, task.n_classes, task.channels, mean, std, head=entry.head)
+    from benchmark.sources import build_model, info, is_ref
+
+    if is_ref(entry.architecture):  # a source provider's network (RobustBench, timm, ...) in its family's layout
+        # the provider's model itself keeps its own classes (a checkpoint's `classes=`); a transfer has its task's
+        n_classes = info(entry.architecture).num_classes if entry.provider else task.n_classes
+        model = build_model(entry.architecture, n_classes, entry.head, mean, std)
+    else:
+        model = create_model(entry.architecture, task.n_classes, task.channels, mean, std, head=entry.head)
     if task.upsample:
         model.input_size = task.upsample
     return model
