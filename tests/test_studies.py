@@ -342,3 +342,25 @@ def test_two_and_three_class_tasks_are_served_or_refused_before_training(home, t
     assert "protocol fmnist-linf runs the reference AutoAttack, whose APGD-T needs at least 4 classes" in err
     assert "choose one of fmnist-linf-quick" in err
     assert not list((home / "home" / "entries").glob("*three*.yaml"))  # refused before the entry was written
+
+
+def test_a_plugin_strategy_is_compared_in_a_study(home, tmp_path, capsys):
+    """Your own method from a file of yours: registered by the plugin, run by the study's jobs."""
+    plugin = tmp_path / "my_method.py"
+    plugin.write_text(
+        "from benchmark.strategies.base import register_strategy\n"
+        "from benchmark.strategies.natural import Natural\n\n\n"
+        "@register_strategy('my_method')\n"
+        "class MyMethod(Natural):\n"
+        "    label = 'my method'\n")
+    study = yaml.safe_load(tiny_study(home, seeds=1).read_text())
+    study["plugins"] = [str(plugin)]
+    study["arms"] = {"mine": {"strategy": "my_method", "recipe": {"epochs": 1, "batch_size": 32, "lr": 0.05},
+                              "sizes": [10]}}
+    study.pop("data_size")
+    path = home / "studies" / "tiny.yaml"
+    path.write_text(yaml.safe_dump(study))
+    assert main(["study", "run", str(path), "--no-measure"]) == 0
+    out = capsys.readouterr().out
+    assert "train:tiny_mine_n10:0 ok" in out and "evaluate:tiny_mine_n10:0 ok" in out
+    assert yaml.safe_load((home / "home" / "entries" / "tiny_mine_n10.yaml").read_text())["strategy"] == "my_method"

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from benchmark.plugins import load_plugins
+
+        load_plugins()  # $RTB_PLUGINS: the user's own strategies, attacks, architectures and datasets
         return args.func(args)
     except BenchmarkError as exc:
         if args.debug:

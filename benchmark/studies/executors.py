@@ -24,15 +24,31 @@ from benchmark.studies.jobs import Job, Scope, plan_study
 from benchmark.studies.spec import Study
 
 
+def study_plugins(study: Study) -> list[str]:
+    """The plugins of a study and of its parts (a group's jobs run its parts' arms)."""
+    from benchmark.studies.catalog import parts
+
+    out = list(study.plugin_paths)
+    for part in parts(study):
+        out += [p for p in part.plugin_paths if p not in out]
+    return out
+
+
 def study_home(study: Study) -> Path:
     """The study's own folder for logs and Slurm files."""
     return user_studies_dir() / study.name
 
 
-def job_env(device: str, gpu: int | None = None, threads: int = 1) -> dict:
+def job_env(device: str, gpu: int | None = None, threads: int = 1, plugins: list[str] | None = None) -> dict:
+    """A job's environment: its threads, its GPU, and the study's plugins (every job imports them)."""
+    from benchmark.plugins import plugin_refs
+
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    refs = plugin_refs(plugins)
+    if refs:
+        env["RTB_PLUGINS"] = os.pathsep.join(refs)
     return env
 
 
@@ -81,6 +97,7 @@ def run_local(study: Study, device: str = "cpu", lanes: int | None = None, proto
     result = RunResult()
     t0 = time.time()
     write_entries(study)
+    plugins = study_plugins(study)
     procs: dict[str, tuple[subprocess.Popen, Job, float, int | None]] = {}
     started = 0
     while True:
@@ -126,7 +143,7 @@ def run_local(study: Study, device: str = "cpu", lanes: int | None = None, proto
             log = logs / f"{job.key.replace(':', '_')}.log"
             with open(log, "w") as fh:
                 proc = subprocess.Popen(job.command(study.path or study.name, "cuda" if gpu is not None else device),
-                                        env=job_env(device, gpu), stdout=fh, stderr=subprocess.STDOUT)
+                                        env=job_env(device, gpu, plugins=plugins), stdout=fh, stderr=subprocess.STDOUT)
             procs[job.key] = (proc, job, time.time(), gpu)
             started += 1
             _say(f"start {job.key}")
@@ -164,12 +181,12 @@ class StudyJob:
     """One job as a Slurm task: runs its CLI command; requeued (and resumed from disk) on timeout or
     preemption. A plain class so submitit can pickle it."""
 
-    def __init__(self, key: str, argv: list[str], log: str, threads: int):
-        self.key, self.argv, self.log, self.threads = key, argv, log, threads
+    def __init__(self, key: str, argv: list[str], log: str, threads: int, plugins: list[str] | None = None):
+        self.key, self.argv, self.log, self.threads, self.plugins = key, argv, log, threads, plugins
 
     def __call__(self) -> str:
         with open(self.log, "a") as fh:
-            code = subprocess.call(self.argv, env=job_env("cpu", None, self.threads), stdout=fh,
+            code = subprocess.call(self.argv, env=job_env("cpu", None, self.threads, self.plugins), stdout=fh,
                                    stderr=subprocess.STDOUT)
         if code != 0:
             raise RuntimeError(f"{self.key} failed with exit code {code}; log {self.log}")
@@ -233,7 +250,8 @@ def run_slurm(study: Study, opts: SlurmOptions, device: str = "cpu", protocol: s
         params["slurm_additional_parameters"] = {"dependency": "afterany:" + ":".join(previous)} if previous else {}
         executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
         calls = [StudyJob(j.key, j.command(study.path or study.name, job_device),
-                          str(logs / f"{j.key.replace(':', '_')}.log"), opts.cpus_per_job) for j in level]
+                          str(logs / f"{j.key.replace(':', '_')}.log"), opts.cpus_per_job, study_plugins(study))
+                 for j in level]
         with executor.batch():
             handles = [executor.submit(c) for c in calls]
         ids = sorted({h.job_id.split("_")[0] for h in handles})

@@ -134,6 +134,7 @@ class Study:
     scope: str = ""                        # a group's sentence on what its parts test (claims page)
     default: bool = False                  # the group's default family (reports)
     parts: list[str] = field(default_factory=list)  # a group: other studies, run and reported together
+    plugins: list[str] = field(default_factory=list)  # files registering your own strategies, attacks, ...
     task: str | None = None
     data: str | None = None                # a folder of images instead of a task
     architecture: str | None = None
@@ -155,6 +156,17 @@ class Study:
     @property
     def folder(self) -> Path:
         return Path(self.path).parent if self.path else Path(".")
+
+    @property
+    def plugin_paths(self) -> list[str]:
+        """The study's plugins, files relative to the study's folder made absolute (modules as they are)."""
+        out = []
+        for ref in self.plugins:
+            path = Path(ref).expanduser()
+            if path.suffix == ".py" and not path.is_absolute():
+                path = self.folder / path
+            out.append(str(path) if path.suffix == ".py" else ref)
+        return out
 
     @property
     def heading(self) -> str:
@@ -257,7 +269,13 @@ def _check_grid(tuning: TuningSpec, where: str, label: str) -> None:
 
 
 def load_study_file(path: Path | str, origin: str = "project") -> Study:
+    from benchmark.plugins import load_plugins
+
     data = read_yaml(path, "study")
+    if isinstance(data, dict) and isinstance(data.get("plugins"), list):  # registered before the arms are checked
+        folder = Path(path).parent
+        load_plugins([str(folder / p) if str(p).endswith(".py") and not Path(p).is_absolute() else str(p)
+                      for p in data["plugins"]])
     study = parse_study(data, str(path), origin)
     if study.name != Path(path).stem:
         raise BenchmarkError(f"{path}: field 'name' is {study.name!r} but the file is named {Path(path).stem!r}")
