@@ -95,6 +95,32 @@ class ArmSpec:
 
 
 @dataclass(frozen=True)
+class LwfFront:
+    """Claim (c) as LwF's clean-robust front: the penalty settings trained, and the rule that picks one on
+    validation data, stated before their numbers exist."""
+
+    distances: list[Literal["l1", "l2sq"]] = field(default_factory=lambda: ["l1", "l2sq"])
+    lambdas: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    rule: str = ""                 # the selection rule, in words (quoted on the claims page)
+    tuning_seeds: int = field(default=2, metadata=check_field(_seeds_ok))
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """How the claim tests are read, fixed in advance (quoted on the claims page): the protocol whose records
+    decide the verdicts, the multiple-comparison policy across a family's claim tests, the readings of (b),
+    and claim (c)'s LwF front."""
+
+    fixed: str = ""                                    # when, and before which numbers, this was written
+    protocol: str | None = None                        # the verdicts' protocol (the study's `protocol` screens)
+    multiple_comparisons: Literal["none", "holm"] = "none"
+    alpha: float = 0.05
+    b_readings: list[Literal["steps", "trend"]] = field(default_factory=lambda: ["steps"])
+    b_verdict: Literal["steps", "trend"] = "steps"     # which reading the verdict uses (both are reported)
+    lwf_front: LwfFront | None = None
+
+
+@dataclass(frozen=True)
 class ClaimsSpec:
     """The paper's claim tests: which entries (by name without the study's prefix) play which role,
     and how many seeds the tests use (the roles and their sources get that many)."""
@@ -102,6 +128,7 @@ class ClaimsSpec:
     roles: dict[str, Any]
     seeds: int | None = field(default=None, metadata=check_field(_seeds_ok))
     oracle: dict[int, str] = field(default_factory=dict)
+    analysis: AnalysisSpec | None = None
 
 
 @dataclass(frozen=True)
