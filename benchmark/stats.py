@@ -112,6 +112,43 @@ def difference_estimate(a: list[list[int]], b: list[list[int]], level: float = 0
     return combine(per_seed, var_d / n, level)
 
 
+def contrast_estimate(arms: list[list[list[int]]], weights: list[float], level: float = 0.95) -> Estimate:
+    """sum_k w_k * accuracy_k from per-example outcomes of paired seeds on the same examples (arms[k][seed][i]):
+    a difference is weights (1, -1); a least-squares slope over arms 0..K-1 is (k - mean) / sum((k - mean)^2).
+    As for a difference, the variance is the seeds' spread of the per-seed contrasts, /k, plus the paired
+    sampling variance of the per-example contrasts."""
+    k, n = len(arms[0]), len(arms[0][0])
+    if any(len(a) != k for a in arms):
+        raise ValueError("paired seeds needed")
+    per_seed = [sum(w * sum(a[s]) / n for w, a in zip(weights, arms)) for s in range(k)]
+    d = [sum(w * sum(a[s][i] for s in range(k)) / k for w, a in zip(weights, arms)) for i in range(n)]
+    md = sum(d) / n
+    var_d = sum((v - md) ** 2 for v in d) / max(n - 1, 1)
+    return combine(per_seed, var_d / n, level)
+
+
+def p_value(est: Estimate, threshold: float = 0.0) -> float:
+    """Two-sided p-value of `mean = threshold`, with the estimate's own degrees of freedom (its interval is
+    exactly the set of thresholds this does not reject at 5%)."""
+    from scipy import stats
+
+    if est.se == 0:
+        return 0.0 if est.mean != threshold else 1.0
+    t = abs(est.mean - threshold) / est.se
+    return float(2 * (stats.norm.sf(t) if not math.isfinite(est.df) else stats.t.sf(t, est.df)))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error over the list), in the input's order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out, running = [1.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out
+
+
 def binomial_se(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 0.0) / n)
 

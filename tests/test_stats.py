@@ -92,3 +92,36 @@ def test_flip_tolerance_applies_unless_the_machines_are_of_one_kind():
         assert allowed_flips(ref, {"machine": other, "protocol": {"flip_tolerance": 3}}) == 3, key
     old = {k: v for k, v in here.items() if k not in ("cpu_model", "cpu_flags")}  # a record from before the fields
     assert allowed_flips({"machine": old}, {"machine": here, "protocol": {"flip_tolerance": 3}}) == 3
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    from benchmark.stats import holm
+
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5]) == [0.5] and holm([]) == []
+    assert max(holm([0.9, 0.8, 0.7])) <= 1.0
+
+
+def test_a_test_significant_alone_but_not_after_holm_is_inconclusive():
+    from benchmark.stats import Estimate, p_value
+
+    est = Estimate(0.02, 0.004, 0.036, 0.01, 5, 0.008, 30.0)     # excludes 0 on its own (p ~ 0.018)
+    assert 0.01 < p_value(est) < 0.05
+    t = ClaimTest("x > 0", est, +1)
+    assert t.verdict == "reproduced"
+    t.p_adjusted = 0.054
+    assert t.verdict == "inconclusive"
+    t.p_adjusted = 0.03
+    assert t.verdict == "reproduced"
+
+
+def test_a_contrast_is_a_difference_or_a_slope():
+    from benchmark.stats import contrast_estimate
+
+    a, b = [outcomes(0.7, 400, s) for s in range(4)], [outcomes(0.4, 400, s + 9) for s in range(4)]
+    d1, d2 = contrast_estimate([a, b], [1, -1]), difference_estimate(a, b)
+    assert (d1.mean, d1.low, d1.high) == pytest.approx((d2.mean, d2.low, d2.high))
+    # a linear fall of 10 points per step over 4 arms: the slope is -0.1, its interval excludes 0
+    arms = [[outcomes(0.8 - 0.1 * k, 2000, 10 * k + s) for s in range(4)] for k in range(4)]
+    slope = contrast_estimate(arms, [(k - 1.5) / 5 for k in range(4)])
+    assert slope.mean == pytest.approx(-0.1, abs=0.02) and slope.high < 0

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from benchmark.reports.frame import per_seed_percent, seed_outcomes
-from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_estimate
+from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, contrast_estimate, difference_estimate, holm, \
+    p_value
 
 NEAR_ZERO = 0.05  # "~0%": the whole interval at or below 5%
 
@@ -27,12 +28,23 @@ class Test:
     note: str = ""
     seeds: int | None = None   # seeds the estimate used, when fewer than fixed in advance (provisional)
     need: int | None = None
+    exact: bool = False        # counted, not sampled (costs): no p-value, outside the multiple-comparison family
+    decides: bool = True       # False: reported beside the verdict (another reading of the claim)
+    drop_if_inconclusive: bool = False  # a step that is not significant either way does not decide the claim
+    p_adjusted: float | None = None     # Holm-adjusted across the family's deciding tests (when the policy says)
+    alpha: float = 0.05
+
+    @property
+    def p(self) -> float | None:
+        return None if self.estimate is None or self.exact else p_value(self.estimate, self.threshold)
 
     @property
     def verdict(self) -> str:
         if self.estimate is None:
             return "missing"
         side = self.estimate.excludes(self.threshold)
+        if self.p_adjusted is not None and self.p_adjusted >= self.alpha:
+            side = 0
         if side == 0:
             return "inconclusive"
         return "reproduced" if side == self.direction else "contradicted"
@@ -44,7 +56,19 @@ class Test:
 
     @property
     def label(self) -> str:
-        return f"{self.verdict} (provisional: {self.seeds} of {self.need} seeds)" if self.provisional else self.verdict
+        v = f"{self.verdict} (provisional: {self.seeds} of {self.need} seeds)" if self.provisional else self.verdict
+        if not self.decides:
+            return f"{v} (reported, not the verdict's reading)"
+        if self.drop_if_inconclusive and self.verdict == "inconclusive":
+            return f"{v} (not significant either way: does not decide)"
+        return v
+
+    @property
+    def p_text(self) -> str:
+        if self.p is None:
+            return "exact" if self.exact else "-"
+        adj = f"; Holm {self.p_adjusted:.3g}" if self.p_adjusted is not None else ""
+        return f"{self.p:.3g}{adj}"
 
 
 @dataclass
@@ -55,9 +79,13 @@ class Claim:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def deciding(self) -> list[Test]:
+        return [t for t in self.tests if t.decides and not (t.drop_if_inconclusive and t.verdict == "inconclusive")]
+
+    @property
     def final(self) -> str:
         """The verdict on the tests as they stand (provisional or not)."""
-        verdicts = [t.verdict for t in self.tests]
+        verdicts = [t.verdict for t in self.deciding]
         if not verdicts or "missing" in verdicts:
             return "missing data"
         if "contradicted" in verdicts:
@@ -70,7 +98,7 @@ class Claim:
     def verdict(self) -> str:
         """The verdict, marked provisional while any test has fewer seeds than fixed in advance."""
         v = self.final
-        short = [t for t in self.tests if t.provisional]
+        short = [t for t in self.deciding if t.provisional]
         if v == "missing data" or not short:
             return v
         return f"{v} (provisional: {min(t.seeds for t in short)} of {short[0].need} seeds)"
@@ -163,22 +191,42 @@ def claim_a(rows, roles) -> Claim:
     return c
 
 
-def claim_b(rows, roles) -> Claim:
+def slope(rows, names: list[str], what: str = "robust") -> tuple[Estimate | None, str, dict]:
+    """The least-squares slope of accuracy over the arms in order (per step), on their common seeds, paired by
+    seed and example."""
+    got = [rows.get(n) for n in names]
+    if any(r is None for r in got):
+        return None, f"{next(n for n, r in zip(names, got) if r is None)}: no records", {}
+    seeds = _common_seeds(*got)
+    short = _enough(rows, seeds, *names)
+    if short:
+        return None, short, {}
+    k = len(names)
+    mid = (k - 1) / 2
+    weights = [(i - mid) / sum((j - mid) ** 2 for j in range(k)) for i in range(k)]
+    est = contrast_estimate([seed_outcomes(r, what, seeds) for r in got], weights)
+    per = "; ".join(f"{n}: {per_seed_percent(r, what, seeds)}" for n, r in zip(names, got))
+    return est, f"{per} (seeds {seeds})", _count(rows, seeds)
+
+
+def claim_b(rows, roles, readings: tuple[str, ...] = ("steps",), verdict: str = "steps") -> Claim:
     c = Claim("b", "Robustness falls as more blocks are re-initialized and retrained naturally.")
     chain = [roles["linear"]] + list(roles["retrain"])
-    est, seeds, cnt = diff(rows, chain[0], chain[-1])
-    c.tests.append(Test(f"robust({chain[0]}) - robust({chain[-1]}) > 0 (k=0 against k={len(chain) - 1})", est, +1,
-                        per_seed=seeds, **cnt))
-    for a, b in zip(chain, chain[1:]):
-        est, seeds, cnt = diff(rows, a, b)
-        t = Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1, per_seed=seeds, **cnt)
-        if t.verdict == "inconclusive":  # a step that is not significant either way does not decide the claim
-            t.note = "not significant either way"
-            c.notes.append(f"{a} -> {b}: {est.pct()} points, not significant either way")
-            continue
-        if t.verdict == "missing":
-            c.notes.append(f"{a} -> {b}: {seeds}")
-        c.tests.append(t)
+    steps = verdict == "steps"
+    if "steps" in readings or steps:
+        est, seeds, cnt = diff(rows, chain[0], chain[-1])
+        c.tests.append(Test(f"robust({chain[0]}) - robust({chain[-1]}) > 0 (k=0 against k={len(chain) - 1})", est, +1,
+                            per_seed=seeds, decides=steps, **cnt))
+        for a, b in zip(chain, chain[1:]):
+            est, seeds, cnt = diff(rows, a, b)
+            if est is None:
+                c.notes.append(f"{a} -> {b}: {seeds}")
+            c.tests.append(Test(f"robust({a}) - robust({b}) >= 0 (one more block retrained)", est, +1,
+                                per_seed=seeds, decides=steps, drop_if_inconclusive=True, **cnt))
+    if "trend" in readings or not steps:
+        est, seeds, cnt = slope(rows, chain)
+        c.tests.append(Test(f"slope of robust over k = 0..{len(chain) - 1} retrained blocks < 0 (points per block; "
+                            "the trend reading)", est, -1, per_seed=seeds, decides=not steps, **cnt))
     return c
 
 
@@ -205,7 +253,8 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
             ratio = t["cost"] / s["cost"]
             fixed = Estimate(ratio, ratio, ratio, 0.0, 1, 0.0, float("inf"))  # costs are counted, not sampled
             c.tests.append(Test(f"n={n}: cost({pair['transfer']}) / cost({pair['scratch']}) <= {max_cost_ratio:g}",
-                                fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)"))
+                                fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)",
+                                exact=True))
         for extra in pair.get("also", []):
             est, seeds, cnt = diff(rows, extra, pair["scratch"])
             if est is not None:
@@ -214,18 +263,42 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
     return c
 
 
-CLAIMS = (claim_a, claim_b, claim_c, claim_d)
+def verdict_protocol(agg, family: dict, screen: str) -> str:
+    """The protocol the family's verdicts come from: the analysis' (the full protocol) once every role has its
+    records at the fixed seeds, else the study's own (the screen)."""
+    wanted = (family.get("analysis") or {}).get("protocol")
+    if not wanted or wanted == screen:
+        return screen
+    rows = _rows(agg, wanted, family.get("seeds"))
+    names = [n for v in family["roles"].values() for n in (v if isinstance(v, list) else [v])
+             if isinstance(n, str)]
+    names += [n for pair in family["roles"].get("low_data", {}).values() for k, n in pair.items()
+              if k != "also"]
+    need = family.get("seeds") or MIN_SEEDS
+    return wanted if all(n in rows and len(rows[n]["seeds"]) >= need for n in names) else screen
 
 
 def evaluate_claims(agg, config: dict) -> list[tuple[dict, list[Claim]]]:
-    """Each family's claims on exactly its fixed number of seeds (0 .. seeds-1 of every role)."""
+    """Each family's claims on exactly its fixed number of seeds (0 .. seeds-1 of every role), read as its
+    analysis (fixed in advance) says: the verdicts' protocol, the readings of (b), the multiple-comparison
+    policy."""
     out = []
     for family in config["families"]:
         if "roles" not in family:
             continue
-        limit = family.get("seeds")
-        rows = _rows(agg, config["protocol"], limit)
-        out.append((family, [fn(rows, family["roles"]) for fn in CLAIMS]))
+        analysis = family.get("analysis") or {}
+        protocol = verdict_protocol(agg, family, config["protocol"])
+        family["verdict_protocol"] = protocol
+        rows = _rows(agg, protocol, family.get("seeds"))
+        roles = family["roles"]
+        claims = [claim_a(rows, roles),
+                  claim_b(rows, roles, tuple(analysis.get("b_readings", ["steps"])), analysis.get("b_verdict", "steps")),
+                  claim_c(rows, roles), claim_d(rows, roles)]
+        if analysis.get("multiple_comparisons") == "holm":
+            tests = [t for c in claims for t in c.tests if t.decides and t.p is not None]
+            for t, adj in zip(tests, holm([t.p for t in tests])):
+                t.p_adjusted, t.alpha = adj, analysis.get("alpha", 0.05)
+        out.append((family, claims))
     return out
 
 
@@ -256,7 +329,8 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                       "final verdict is the one on all N, whatever the provisional one says. A test is **reproduced** "
                       "when its whole interval lies on the paper's side, **contradicted** when it lies on the other "
                       "side, and **inconclusive** otherwise. A claim is contradicted if any of its tests is, reproduced "
-                      "if all are, inconclusive otherwise. Tests are not corrected for multiple comparisons.")
+                      "if all are, inconclusive otherwise.")
+        lines += _analysis_text(results)
     if results:
         summary = ["| claim | " + " | ".join(f"{f['name']} ({f.get('pair', '')}; {f.get('seeds', '?')} seeds)"
                                              for f, _ in results) + " |", "|---|" + "---|" * len(results)]
@@ -268,14 +342,15 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
     for family in config["families"]:  # every part: its claims where it has some, its data-size curves
         claims = by_family.get(id(family), [])
         lines += [f"## {family['name']}: {family.get('pair', '')}", "", family.get("description", ""), "",
-                  f"Seeds fixed in advance: {family.get('seeds', 'all')} per role.", ""]
+                  f"Seeds fixed in advance: {family.get('seeds', 'all')} per role."
+                  + (f" Verdicts from the records of `{family['verdict_protocol']}`." if claims else ""), ""]
         for claim in claims:
             lines += [f"### ({claim.key}) {claim.verdict}", "", claim.statement, "",
-                      "| test | estimate (points) [95% interval] | per seed (%) | verdict |", "|---|---|---|---|"]
+                      "| test | estimate (points) [95% interval] | p | per seed (%) | verdict |", "|---|---|---|---|---|"]
             for t in claim.tests:
                 est = "missing" if t.estimate is None else t.estimate.pct() if "cost" not in t.text else \
                     f"{t.estimate.mean:.4f}"
-                lines.append(f"| {t.text} | {est} | {t.per_seed} | {t.label} |")
+                lines.append(f"| {t.text} | {est} | {t.p_text} | {t.per_seed} | {t.label} |")
             lines.append("")
             lines += [f"- {n}" for n in claim.notes]
             if claim.notes:
@@ -283,3 +358,45 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
         if agg is not None:
             lines += analysis.family_sections(agg, family, claims, config, protocol, (plots or {}).get(family["name"]))
     return "\n".join(lines)
+
+
+def _analysis_text(results) -> list[str]:
+    """The analysis the families fixed in advance, quoted once per distinct one, and where their verdicts come
+    from."""
+    import textwrap
+
+    groups: list[tuple[dict | None, list[dict]]] = []
+    for family, _ in results:
+        a = family.get("analysis")
+        for known, members in groups:
+            if known == a:
+                members.append(family)
+                break
+        else:
+            groups.append((a, [family]))
+    out = []
+    for a, members in groups:
+        who = "Every family" if len(members) == len(results) and len(results) > 1 else \
+            ", ".join(f["name"] for f in members)
+        if not a:
+            out += textwrap.wrap(f"{who}: no analysis was fixed in advance; tests are not corrected for multiple "
+                                 "comparisons.", 104) + [""]
+            continue
+        now = sorted({f.get("verdict_protocol") for f in members})
+        holm_text = (f"Holm's step-down across each family's claim tests (the exact cost tests aside), alpha "
+                     f"{a.get('alpha', 0.05):g}: a test counts only where its adjusted p is below it"
+                     if a.get("multiple_comparisons") == "holm" else "none (tests are not corrected)")
+        text = (f"**The analysis, fixed in advance** ({who.lower() if who == 'Every family' else who}; written "
+                f"{a.get('fixed') or 'in advance'}; `claims.analysis` in the study files). Verdicts come from the "
+                f"records of `{a.get('protocol') or 'the study protocol'}` once every role has them at the fixed "
+                f"seeds; until then from the screen's (now: {', '.join(f'`{p}`' for p in now)}). Multiple "
+                f"comparisons: {holm_text}. (b) is read {' and '.join(a.get('b_readings', ['steps']))}; the "
+                f"verdict uses the {a.get('b_verdict', 'steps')} reading, the other is reported beside it.")
+        front = a.get("lwf_front")
+        if front:
+            text += (f" (c) is LwF's clean-robust front over the {' and '.join(front['distances'])} penalties at "
+                     f"lambda {', '.join(format(v, 'g') for v in front['lambdas'])}, one setting selected by "
+                     f"{' '.join(front['rule'].split())} ({front['tuning_seeds']} tuning seeds); until that front "
+                     "is trained, (c) tests the LwF entry selected from the study's own grid.")
+        out += textwrap.wrap(text, 104, break_on_hyphens=False) + [""]
+    return out

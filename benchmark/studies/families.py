@@ -35,6 +35,10 @@ def family(part: Study, names: set[str], suffix: str = "") -> dict:
         fam["roles"] = _resolve(part.claims.roles, ex, names, "claims.roles", suffix)
         if part.claims.oracle:
             fam["oracle"] = _resolve(part.claims.oracle, ex, names, "claims.oracle", suffix)
+        if part.claims.analysis is not None:
+            from dataclasses import asdict
+
+            fam["analysis"] = asdict(part.claims.analysis)
     ds = part.data_size
     if ds is not None:
         entries: dict[str, dict] = {}
