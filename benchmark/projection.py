@@ -158,7 +158,11 @@ def evaluation_projection(entry, protocol, device: str = "cpu", n: int | None = 
     task = get_task(entry.task, relative_to=entry.folder)
     n = n or protocol.n_examples
     per_example = sum(_attack_fb(a, task.n_classes) for a in protocol.attacks)
-    guards = 100 * (10 + 150 + 20 + 20) + 100 * 1000 / 3  # the guards' PGD runs and Square on their 100 examples
+    from benchmark.evaluation.guards import guard_options
+
+    g = guard_options(protocol, device)  # the guards' PGD runs, Square (forward only) and FAB-T on their slice
+    guards = g.n * (10 + g.long_steps * g.long_restarts + 20 + 20 + g.square_queries / 3
+                    + (100 * 2 * min(g.fab_targets, task.n_classes - 1) if g.fab_targets else 0))
     fb = n * per_example + guards
     flops, _ = forward_flops(entry)
     seconds = None

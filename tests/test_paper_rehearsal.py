@@ -1,8 +1,9 @@
 """The paper's own chain rehearsed at toy size through the real code path: CIFAR-100 and CIFAR-10 read
 by torchvision from files in CIFAR's format, the free-AT source and its transfers trained from their
-recipes with an explicit size override, evaluated under cifar-linf (the standard AutoAttack with FAB-T
-and Square) and reported. Slow (FAB-T and Square spend their whole budgets on every surviving example): `.ci/run`
-runs it with `pytest -m slow tests/test_paper_rehearsal.py`."""
+recipes with an explicit size override, evaluated under cifar-linf (the fewer-passes APGD, with the reference
+FAB-T and Square on the guards' slice) and under cifar-linf-reference (the standard AutoAttack on every
+example), and reported. Slow (FAB-T and Square spend their whole budgets on what survives): `.ci/run` runs it
+with `pytest -m slow tests/test_paper_rehearsal.py`."""
 
 import json
 import os
@@ -46,9 +47,15 @@ def test_paper_chain_at_toy_size(standins, capsys):
         assert rec["entry"]["override"] == {"architecture": "wrn_10_1", "n_per_class": 4, "epochs": 2,
                                             "batch_size": 32}
         assert rec["protocol"]["name"] == "cifar-linf" and rec["n_examples"] == 24
-        aa = next(a for a in rec["attacks"] if a["type"] == "AutoAttack")
-        assert aa["params"]["version"] == "standard"  # APGD-CE, APGD-T, FAB-T and Square
+        assert [a["name"] for a in rec["attacks"]][-2:] == ["apgd-ce", "apgd-t"]
+        assert rec["guards"]["square_queries"] == 5000 and "fab_t_broken" in rec["guards"]  # on the guards' slice
         assert main(["verify", str(path), "--data-dir", str(root)]) == 0
+    # the standard AutoAttack on every example, one flag away
+    assert main(["evaluate", "--model", "lwf_cifar100", *OVERRIDE, "--protocol", "cifar-linf-reference", "--n", "24",
+                 "--no-guards", *data]) == 0
+    ref = json.loads((home / "results" / "cifar-linf-reference" / f"lwf_cifar100@{TAG}" / "seed0.json").read_text())
+    aa = next(a for a in ref["attacks"] if a["type"] == "AutoAttack")
+    assert aa["params"]["version"] == "standard"  # APGD-CE, APGD-T, FAB-T and Square
     lwf = json.loads(records[1].read_text())
     assert lwf["entry"]["source"] == f"cifar100_wrn_free_source@{TAG}"
     assert lwf["entry"]["recipe"]["warm_start_epochs"] == 1  # the authors' warm start kept at its share

@@ -36,9 +36,16 @@ def guard_data(target_data):
 
 
 def test_gradient_masked_model_is_flagged(natural_model, guard_data):
+    """With the quick protocol's own guard budgets (v4: Square 200 queries, a 30-step long run)."""
+    from dataclasses import replace
+
+    from benchmark.evaluation.guards import guard_options
+
     x, y, idx, protocol = guard_data
     masked = InputQuantization(natural_model).eval()
-    g = run_guards(masked, x, y, idx, torch.ones(60), GuardOptions("Linf", 0.1, n=60, square_queries=300))
+    opts = replace(guard_options(protocol, "cpu"), n=60)
+    assert opts.square_queries == 200 and opts.long_steps == 30
+    g = run_guards(masked, x, y, idx, torch.ones(60), opts)
     assert g["flagged"]
     reasons = " ".join(g["flags"])
     assert "gradients are zero" in reasons and "Square broke" in reasons
@@ -153,3 +160,12 @@ def test_sigkill_mid_autoattack_then_resume_gives_the_uninterrupted_record(tiny_
     verified = subprocess.run([sys.executable, "-m", "benchmark", "verify", str(record)], env=env,
                               capture_output=True, text=True)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_fab_t_guard_breaks_what_a_battery_pretended_it_could_not(natural_model, guard_data):
+    """The full protocols' FAB-T on the guards' slice: on a natural model it breaks the examples a (pretend)
+    battery left robust, and the evaluation is flagged saying so."""
+    x, y, idx, protocol = guard_data
+    g = run_guards(natural_model, x[:20], y[:20], idx[:20], torch.ones(20),
+                   GuardOptions("Linf", 0.1, n=20, square_queries=10, fab_targets=9))
+    assert g["fab_t_broken"] >= 10 and any("FAB-T broke" in f for f in g["flags"]), g

@@ -337,10 +337,10 @@ def test_two_and_three_class_tasks_are_served_or_refused_before_training(home, t
     three = _folder(tmp_path / "three", ["bag", "sandal", "shirt"])
     capsys.readouterr()
     assert main(["transfer", "--source", "fmnist_cnn_src_robust", "--data", str(three), "--strategy", "linear",
-                 "--protocol", "fmnist-linf", "--quiet"]) == 2
+                 "--protocol", "fmnist-linf-reference", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "protocol fmnist-linf runs the reference AutoAttack, whose APGD-T needs at least 4 classes" in err
-    assert "choose one of fmnist-linf-quick" in err
+    assert "protocol fmnist-linf-reference runs the reference AutoAttack, whose APGD-T needs at least 4 classes" in err
+    assert "choose one of fmnist-linf, fmnist-linf-quick" in err
     assert not list((home / "home" / "entries").glob("*three*.yaml"))  # refused before the entry was written
 
 

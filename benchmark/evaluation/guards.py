@@ -3,7 +3,8 @@
 A model is flagged (with the reason) when:
 - robust accuracy rises with more PGD steps and restarts, or with a larger eps;
 - robust accuracy does not fall to about 0% at a very large eps;
-- the black-box Square attack breaks examples that every white-box attack failed on;
+- the black-box Square attack (or, where the protocol asks, the minimal-norm FAB-T) breaks examples that
+  every attack of the battery failed on;
 - input gradients are zero or non-finite for many examples.
 Each of these is a symptom of gradient masking (Athalye et al., 2018), not of robustness.
 """
@@ -53,6 +54,25 @@ def square_breaks(model, x, y, norm: str, eps: float, queries: int, seed: int, d
     return int(fooled.sum())
 
 
+def fab_breaks(model, x, y, norm: str, eps: float, targets: int, seed: int, device) -> int:
+    """How many of (x, y) the reference FAB-T (AutoAttack's minimal-norm attack, standard settings: 100
+    iterations, 1 restart, min(targets, classes - 1) target classes) misclassifies within eps."""
+    from pyautoattack.fab_pt import FABAttack_PT
+
+    if x.shape[0] == 0:
+        return 0
+    with attack_mode(model):
+        with torch.no_grad():
+            n_classes = model(x[:1].to(device)).shape[1]
+        fab = FABAttack_PT(model, norm=norm, n_restarts=1, n_iter=100, eps=eps, seed=seed, targeted=True,
+                           device=device, n_target_classes=min(targets, n_classes - 1))
+        with torch.enable_grad():
+            x_adv = fab.perturb(x.to(device), y.to(device))
+    dist = perturbation_norm(x_adv.cpu() - x, norm)
+    fooled = (predict(model, x_adv, device=device) != y) & within_eps(dist, eps)
+    return int(fooled.sum())
+
+
 @dataclass(frozen=True)
 class GuardOptions:
     norm: str
@@ -64,9 +84,10 @@ class GuardOptions:
     reuse_short: bool = True     # the eps curve's 1x point is the short PGD run itself (False: run it again)
     long_steps: int = 50         # the "more steps and restarts" run: steps x restarts
     long_restarts: int = 3
+    fab_targets: int = 0         # > 0: also the reference FAB-T with this many target classes on the survivors
 
 
-GUARD_KEYS = ("n", "square_queries", "long_steps", "long_restarts")  # what a protocol's `guards` may set
+GUARD_KEYS = ("n", "square_queries", "long_steps", "long_restarts", "fab_targets")  # what a protocol's `guards` may set
 
 
 def guard_options(protocol, device: str, where: str = "protocol") -> GuardOptions:
@@ -104,6 +125,8 @@ def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions
     grad_ok = input_gradients_ok(model, x, y, device)
     survivors = torch.nonzero(robust_mask).flatten()
     square = square_breaks(model, x[survivors], y[survivors], norm, eps, square_queries, opts.seed, device)
+    fab = fab_breaks(model, x[survivors], y[survivors], norm, eps, opts.fab_targets, opts.seed, device) \
+        if opts.fab_targets else None
 
     flags = []
     if acc_long > acc_short + SLACK:
@@ -115,11 +138,14 @@ def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions
         flags.append(f"robust accuracy stays {100 * acc_large:.0f}% at eps={LARGE_EPS[norm]:g} (should be ~0%)")
     if survivors.numel() and square > max(1, SLACK * n):
         flags.append(f"black-box Square broke {square} of {survivors.numel()} examples the white-box attacks could not")
+    if fab is not None and survivors.numel() and fab > max(1, SLACK * n):
+        flags.append(f"FAB-T broke {fab} of {survivors.numel()} examples the battery could not")
     if grad_ok < 0.9:
         flags.append(f"input gradients are zero or non-finite for {100 * (1 - grad_ok):.0f}% of examples")
     return {
         "flagged": bool(flags), "flags": flags, "n_examples": int(x.shape[0]),
         "pgd10": acc_short, "pgd50x3": acc_long, "pgd_by_eps": acc_by_eps, "large_eps": LARGE_EPS[norm],
         "pgd_large_eps": acc_large, "square_queries": square_queries, "square_attacked": int(survivors.numel()),
-        "square_broken": square, "gradients_ok": grad_ok, "seconds": round(time.perf_counter() - t0, 2),
+        "square_broken": square, **({"fab_t_broken": fab} if fab is not None else {}), "gradients_ok": grad_ok,
+        "seconds": round(time.perf_counter() - t0, 2),
     }
