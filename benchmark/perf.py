@@ -211,13 +211,14 @@ def todays_evaluation(model, x, y, index, device: str):
     return result
 
 
-def _published_quick(models: list[tuple[str, int]], device: str, data_dir=None, cache=None):
-    """Each published model with the quick protocol's evaluation data: (name, seed, model, x, y, index)."""
+def _published_quick(models: list[tuple[str, int]], device: str, data_dir=None, cache=None, protocol=None):
+    """Each published model with a protocol's evaluation data (default: the quick protocol's): (name, seed,
+    model, x, y, index)."""
     from benchmark.data import get_task
     from benchmark.evaluation import evaluation_data, load_protocol
     from benchmark.zoo import get_entry, load_model
 
-    protocol = load_protocol("fmnist-linf-quick")
+    protocol = protocol or load_protocol("fmnist-linf-quick")
     for name, seed in models:
         entry = get_entry(name)
         model = load_model(entry, seed, "published", device, cache)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import torch
@@ -100,9 +101,126 @@ def cmd_ceiling(args) -> int:
     return 0
 
 
+def _passes_table(rows: list[dict], old: str, new: str) -> dict:
+    print(f"   {'model':<26}{old + ' units':>16}{new + ' units':>16}{'ratio':>7}{old:>8}{new:>8}{'speed-up':>9}"
+          f"{'robust':>16}  missed  flags")
+    tot = {k: 0.0 for k in ("old_units", "new_units", "old_seconds", "new_seconds")}
+    missed = 0
+    for r in rows:
+        for k in tot:
+            tot[k] += r[k]
+        missed += len(r["missed"])
+        same = r["old_flagged"] == r["new_flagged"]
+        print(f"   {r['model']:<26}{r['old_units']:16d}{r['new_units']:16d}{r['new_units'] / r['old_units']:7.3f}"
+              f"{r['old_seconds']:7.1f}s{r['new_seconds']:7.1f}s{r['old_seconds'] / r['new_seconds']:8.2f}x"
+              f"{100 * r['old_robust']:7.1f}/{100 * r['new_robust']:.1f}%  {len(r['missed']):6d}  "
+              f"{'same' if same else 'DIFFER'}{' (flagged)' if r['new_flagged'] else ''}")
+    return {**tot, "missed": missed}
+
+
+def cmd_passes(args) -> int:
+    """Section 8: v3 against v4 of the quick protocol, and the standard AutoAttack against fmnist-linf v2, side
+    by side: rows through the model and wall time; the full protocols' pass counts projected to 10 and 100
+    classes."""
+    from benchmark.cli.common import check_device
+    from benchmark.evaluation import load_protocol
+    from benchmark.perf import _published_quick
+    from benchmark.perf_passes import (FULL, FULL_REFERENCE, V3, V4, _outcome_sets, attack_units, compare_passes,
+                                       projected_full_passes)
+    from benchmark.zoo import load_entries, suite_entries
+
+    device = check_device(args.device)
+    entries = load_entries()
+    models = [(m, 0) for m in (args.eval_models if args.passes_models == "eval" else
+                               suite_entries(args.passes_models, entries))]
+    print(f"perf --passes, device {device}, threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores")
+    print(f"\n8. The quick protocol's evaluation, v3 ({V3}) against v4 ({V4}), battery and guards, side by side "
+          f"on {len(models)} published models (seed 0; v3 first, then v4, on the same examples)")
+    print("   units: rows the model ran forward + rows an input gradient ran backward through it (a forward+backward "
+          "row is 2 units); missed: examples v3 broke that v4 left robust")
+    tot = _passes_table(compare_passes(models, device, args.data_dir, args.cache_dir), "v3", "v4")
+    print(f"   all {len(models)} models: v4 runs {tot['new_units'] / tot['old_units']:.3f} of v3's units "
+          f"(target <= 1/3); wall {tot['old_seconds']:.0f}s against {tot['new_seconds']:.0f}s: "
+          f"{tot['old_seconds'] / tot['new_seconds']:.2f}x (target >= 2); missed {tot['missed']}")
+    if args.full_models:
+        full = [(m, 0) for m in args.full_models]
+        print(f"\n   the full protocol: the standard AutoAttack ({FULL_REFERENCE}: the reference code on every "
+              f"example) against {FULL} v2 (the fewer-passes APGD; FAB-T and Square on the guards' slice), on the "
+              f"first {args.full_n} examples of {len(full)} published models")
+        tot = _passes_table(compare_passes(full, device, args.data_dir, args.cache_dir, FULL_REFERENCE, FULL,
+                                           n=args.full_n), "ref", "v2")
+        print(f"   all {len(full)} models: {FULL} v2 runs {tot['new_units'] / tot['old_units']:.3f} of the standard "
+              f"AutoAttack's units (target <= 1/3); wall {tot['old_seconds']:.0f}s against {tot['new_seconds']:.0f}s:"
+              f" {tot['old_seconds'] / tot['new_seconds']:.2f}x; missed {tot['missed']}")
+        name = args.full_models[0]
+        protocol = load_protocol(FULL)
+        for _, _, model, x, y, index in _published_quick([(name, 0)], device, args.data_dir, args.cache_dir,
+                                                         protocol=protocol):
+            from benchmark.evaluation import EvalOptions, evaluate_model
+
+            result = evaluate_model(model, protocol, x[:args.full_n], y[:args.full_n], index[:args.full_n],
+                                    EvalOptions(device=device, guards=False))
+            _, robust = _outcome_sets(result.per_example)
+            keep = [k for k, i in enumerate(index[:args.full_n].tolist()) if i in robust][:args.units_examples]
+            per = attack_units(model, x[keep], y[keep], index[keep], device)
+            with torch.no_grad():
+                n_classes = model(x[:1].to(device)).shape[1]
+        print(f"   per example that survives every attack ({len(keep)} of {name}'s, {n_classes} classes), units of "
+              "each attack: " + ", ".join(f"{k} {v:.0f}" for k, v in per.items()))
+        share = 100 / protocol.n_examples
+        for c in (n_classes, 10, 100):
+            f = projected_full_passes(per, n_classes, c, 1.0, share)
+            print(f"   {c:>3} classes (guards' slice {100 * share:.0f}% of the examples): the standard AutoAttack "
+                  f"{f['reference']:.0f} units per surviving example, the new battery {f['new']:.0f}: {f['ratio']:.3f}")
+    return 0
+
+
+def cmd_strength(args) -> int:
+    """Section 9: v4's records against v3's, example by example, with v3 reseeded as the yardstick."""
+    from pathlib import Path
+
+    from benchmark.io import atomic_write_json
+    from benchmark.paths import project_results_dir
+    from benchmark.perf_passes import strength, strength_summary
+
+    cache = Path(args.strength_cache)
+    done = json.loads(cache.read_text()) if cache.is_file() else {}
+
+    def keep(name, seed, missed):
+        done[f"{name}:{seed}"] = missed
+        atomic_write_json(cache, done)
+
+    rows = strength(project_results_dir(), args.jobs or os.cpu_count() or 1, "cpu", done, keep)
+    s = strength_summary(rows)
+    print(f"\n9. Nothing weaker, example by example: v4's records against v3's over {s['models']} published models "
+          "(every seed, both families, both task pairs); v3 reseeded (attack seed 1) on the examples v3 broke "
+          f"({cache})")
+    print(f"missed by new: {s['missed_by_new']}")
+    print(f"missed by v3 reseeded: {s['missed_by_reseed']}")
+    print(f"   broken by v4 but left robust by v3: {s['broken_only_by_new']}")
+    print(f"   v3's reseed spread (the largest rise in robust accuracy reseeding caused on a model): "
+          f"{100 * s['reseed_spread']:.2f} points; models whose v4 robust accuracy is above v3's by more: "
+          f"{len(s['above_spread'])}" + (": " + ", ".join(f"{r['model']}:{r['seed']}" for r in s["above_spread"])
+                                         if s["above_spread"] else ""))
+    print(f"   the strictest reading, each model against its own reseed: {len(s['above_own_reseed'])} models above"
+          + (": " + ", ".join(f"{r['model']}:{r['seed']} (+{len(r['missed_by_new']) - len(r['broken_only_by_new'])}"
+                             f" against {len(r['missed_by_reseed'])})" for r in s["above_own_reseed"])
+             if s["above_own_reseed"] else ""))
+    print(f"   guards: {s['v3_flagged']} models flagged under v3, {s['v4_flagged']} under v4; flagged differently: "
+          f"{len(s['flags_differ'])}" + (": " + ", ".join(f"{r['model']}:{r['seed']}" for r in s["flags_differ"])
+                                         if s["flags_differ"] else ""))
+    missed = [f"{r['model']}:{r['seed']} {r['missed_by_new']}" for r in rows if r["missed_by_new"]]
+    print("   examples v4 misses (test-set indices): " + ("; ".join(missed) if missed else "none"))
+    return 0
+
+
 def cmd_perf(args) -> int:
     if args.paper:
         return cmd_paper(args)
+    if args.passes:
+        return cmd_passes(args)
+    if args.strength:
+        return cmd_strength(args)
     if args.ceiling:
         return cmd_ceiling(args)
     if args.eval_paths:
@@ -213,6 +331,19 @@ def add_parsers(sub) -> None:
     ev.add_argument("--ceiling", action="store_true",
                     help="bound the float32 evaluation's speed-up: its passes at this CPU's matrix-multiply rate")
     ev.add_argument("--no-amp-path", action="store_true", help="skip the bf16-search column")
+    ev.add_argument("--passes", action="store_true", help="v3 against v4 side by side: rows through the model, time")
+    ev.add_argument("--passes-models", default="quick", metavar="SUITE",
+                    help="the suite whose seed-0 models --passes measures ('eval': --eval-models)")
+    ev.add_argument("--strength", action="store_true",
+                    help="v4's records against v3's example by example, with v3 reseeded as the yardstick")
+    ev.add_argument("--strength-cache", default="reports/perf_strength.json",
+                    help="v3 reseeded's misses per model, kept between runs")
+    ev.add_argument("--jobs", type=int, default=None, help="--strength: models side by side")
+    ev.add_argument("--full-models", nargs="*", default=["fmnist_linear", "fmnist_lwf"],
+                    help="--passes: the published models the full protocols are compared on (none: skip)")
+    ev.add_argument("--full-n", type=int, default=200, help="--passes: examples of the full-protocol comparison")
+    ev.add_argument("--units-examples", type=int, default=20,
+                    help="--passes: surviving examples each attack's units are counted on")
     ev.add_argument("--main-job", default=None, metavar="SUITE", help="also time a suite's evaluation both ways")
     ev.add_argument("--main-job-seeds", type=int, default=3, help="seeds below this number (default 3)")
     paper = p.add_argument_group("paper scale (--paper): synthetic CIFAR/ImageNet-shaped tensors, no dataset needed")
