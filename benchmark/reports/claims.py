@@ -357,6 +357,7 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                 lines.append("")
         if agg is not None:
             lines += analysis.family_sections(agg, family, claims, config, protocol, (plots or {}).get(family["name"]))
+            lines += comparisons_section(agg, family, protocol)
     return "\n".join(lines)
 
 
@@ -400,3 +401,23 @@ def _analysis_text(results) -> list[str]:
                      "is trained, (c) tests the LwF entry selected from the study's own grid.")
         out += textwrap.wrap(text, 104, break_on_hyphens=False) + [""]
     return out
+
+
+def comparisons_section(agg, family: dict, protocol: str) -> list[str]:
+    """The numbers a study states beyond its claims (`comparisons` in its file): levels, and paired differences
+    on the two entries' common seeds, each with its 95% interval."""
+    if not family.get("comparisons"):
+        return []
+    rows = _rows(agg, protocol)
+    lines = [f"### Beyond the claims ({family['name']})", "",
+             "| comparison | entries | estimate (points or %) [95% interval] | seeds |", "|---|---|---|---|"]
+    for c in family["comparisons"]:
+        if c["b"]:
+            est, _, cnt = diff(rows, c["a"], c["b"], c["what"])
+            who = f"{c['what']}(`{c['a']}`) - {c['what']}(`{c['b']}`)"
+        else:
+            est, _, cnt = level(rows, c["a"], c["what"])
+            who = f"{c['what']}(`{c['a']}`)"
+        lines.append(f"| {c['label']} | {who} | {'missing' if est is None else est.pct()} | "
+                     f"{cnt.get('seeds', '-')} |")
+    return lines + [""]

@@ -39,6 +39,10 @@ def family(part: Study, names: set[str], suffix: str = "") -> dict:
             from dataclasses import asdict
 
             fam["analysis"] = asdict(part.claims.analysis)
+    if part.comparisons:
+        fam["comparisons"] = [{"label": c.label, "a": _resolve(c.a, ex, names, f"comparisons[{i}].a", suffix),
+                               "b": _resolve(c.b, ex, names, f"comparisons[{i}].b", suffix) if c.b else None,
+                               "what": c.what} for i, c in enumerate(part.comparisons)]
     ds = part.data_size
     if ds is not None:
         entries: dict[str, dict] = {}

@@ -152,6 +152,17 @@ class DataSizeSpec:
 
 
 @dataclass(frozen=True)
+class ComparisonSpec:
+    """One number the report states beyond the claims: an entry's accuracy (`a` alone) or the paired
+    difference a - b on their common seeds, with its 95% interval (entries by name without the prefix)."""
+
+    label: str
+    a: str
+    b: str | None = None
+    what: Literal["robust", "clean"] = "robust"
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     description: str = ""
@@ -177,6 +188,7 @@ class Study:
     arms: dict[str, ArmSpec] = field(default_factory=dict)
     claims: ClaimsSpec | None = None
     data_size: DataSizeSpec | None = None
+    comparisons: list[ComparisonSpec] = field(default_factory=list)  # numbers reported beyond the claims
     path: str = field(default="", compare=False)
     origin: Literal["project", "user"] = field(default="project", compare=False)
 
