@@ -58,5 +58,11 @@ def test_crossover_text_calls_a_side_ahead_only_where_its_interval_excludes_zero
     assert "do not cross" in text and "transfer is ahead at 10 (significant), level at 100" in text
     text = _crossover_text([(10, est(-0.06, -0.11, -0.01)), (100, est(-0.28, -0.33, -0.22))], "linear")
     assert "adversarial training from scratch is ahead at every size (2 of 2 differences significant)" in text
+    # the means cross, but transfer never leads significantly: no crossover is claimed
     text = _crossover_text([(10, est(0.03, -0.01, 0.07)), (25, est(-0.12, -0.20, -0.05))], "LwF")
-    assert "cross at about" in text and "[<10, 25]" in text
+    assert "no crossover is claimed" in text and "cross at about" not in text
+    assert "adversarial training from scratch is ahead at 25 (significant), level at 10" in text
+    # each side significantly ahead somewhere: a crossover, with where it can lie at 95%
+    text = _crossover_text([(10, est(0.08, 0.02, 0.14)), (25, est(0.01, -0.03, 0.05)),
+                            (50, est(-0.12, -0.20, -0.05))], "LwF")
+    assert "cross at about" in text and "[10, 50]" in text

@@ -121,6 +121,18 @@ def _crossover_text(rows: list[tuple[int | str, Estimate]], label: str) -> str:
         return (f"{label}: the means do not cross {span}: {lead} is {where}, level at {', '.join(level)} "
                 "(interval includes 0)")
     i = flips[0]
+    # a crossover is claimed only where each side is significantly ahead somewhere; where the means cross
+    # but one side never leads significantly, the curves are level there, not crossing
+    leads = {side for side in sides if side != 0}
+    if leads != {1, -1}:
+        behind = "transfer" if 1 not in leads else "adversarial training from scratch"  # never significantly ahead
+        other = "adversarial training from scratch" if behind == "transfer" else "transfer"
+        ahead = [str(s) for s, side in zip(sizes, sides) if side != 0]
+        level = [str(s) for s, side in zip(sizes, sides) if side == 0]
+        where = f"ahead at {', '.join(ahead)} (significant)" if ahead else "significantly ahead at no size"
+        return (f"{label}: the means cross between {sizes[i]} and {sizes[i + 1]} examples per class, but "
+                f"{behind} is significantly ahead at no size: no crossover is claimed; {other} is {where}, level "
+                f"at {', '.join(level)} (interval includes 0)")
     lo_size, hi_size = sizes[i], sizes[i + 1]
     if isinstance(lo_size, int) and isinstance(hi_size, int):  # where the means cross, on a log scale
         t = means[i] / (means[i] - means[i + 1])
