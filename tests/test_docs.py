@@ -17,3 +17,16 @@ def test_relative_links_resolve():
             if not path.exists():
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, broken
+
+
+def test_every_interval_in_the_readme_and_docs_comes_from_a_generated_report():
+    """A number with its interval, `41.8 [33.4, 50.2]`, is quoted from a file `report` (or `perf`) writes, never
+    retyped: each one in the README and docs/ appears in reports/."""
+    generated = " ".join(p.read_text() for p in sorted((ROOT / "reports").glob("*.md")) + [ROOT / "reports" / "perf_cpu.txt"])
+    pattern = re.compile(r"-?\d+(?:\.\d+)?%? \[-?\d+(?:\.\d+)?, -?\d+(?:\.\d+)?\]")
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for found in pattern.findall(page.read_text()):
+            if found not in generated:
+                missing.append(f"{page.relative_to(ROOT)}: {found}")
+    assert not missing, missing

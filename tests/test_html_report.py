@@ -90,3 +90,26 @@ def test_leaderboard_page_in_a_browser(page_file, browser):
     assert shot.stat().st_size > 20_000
     assert all(u.startswith("file://") for u in requests), [u for u in requests if not u.startswith("file://")]
     page.close()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_screenshot_shows_the_page_the_committed_records_give(page_file, browser):
+    """reports/index.png cannot go stale: reports/index.png.sha256 names the page it shows. When the page built from
+    the committed records is another, the screenshot is taken again here (commit it); in CI that is a failure."""
+    import hashlib
+
+    path, _ = page_file
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    stamp = ROOT / "reports" / "index.png.sha256"
+    if stamp.is_file() and stamp.read_text().split()[0] == sha and (ROOT / "reports" / "index.png").is_file():
+        return
+    assert not os.environ.get("CI"), ("reports/index.png shows another page than the committed records give: run "
+                                      "`python -m pytest tests/test_html_report.py` and commit reports/index.png*")
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(path.as_uri())
+    page.wait_for_selector("table.board tbody tr")
+    page.screenshot(path=str(ROOT / "reports" / "index.png"))
+    page.close()
+    stamp.write_text(f"{sha}  the page reports/index.png shows (built from the committed records)\n")
