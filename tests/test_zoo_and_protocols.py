@@ -21,7 +21,21 @@ def test_committed_zoo_and_protocols_are_valid():
     assert order.index("fmnist_src_robust") < order.index("fmnist_lwf")
     for name in ("fmnist-linf", "fmnist-l2", "cifar-linf", "cifar-l2"):
         p = load_protocol(name)
-        assert {a["type"] for a in p.attacks} >= {"pgd", "deepfool", "autoattack"}
+        types = {a["type"] for a in p.attacks}
+        assert types >= {"pgd", "deepfool"}, name
+        if "autoattack" in types:  # the standard AutoAttack, the reference code
+            assert next(a for a in p.attacks if a["type"] == "autoattack")["version"] == "standard", name
+            continue
+        # the fewer-passes battery: APGD-CE and APGD-T on min(9, C-1) targets at the reference's 100 steps, and the
+        # rest of the standard AutoAttack (FAB-T, Square at 5,000 queries) in the guards
+        apgd = {a["loss"]: a for a in p.attacks if a["type"] == "apgd"}
+        assert set(apgd) == {"ce", "dlr-targeted"} and apgd["dlr-targeted"]["targets"] == 9, name
+        assert all(a["steps"] == 100 for a in apgd.values()), name
+        assert p.guards["fab_targets"] == 9 and p.guards["square_queries"] == 5000, name
+        # the standard AutoAttack stays one flag away
+        reference = load_protocol(f"{name}-reference")
+        assert {"type": "autoattack", "version": "standard"}.items() <= reference.attacks[-1].items(), name
+        assert (reference.eps, reference.n_examples) == (p.eps, p.n_examples), name
     assert load_protocol("cifar-linf").eps == pytest.approx(8 / 255)
 
 
