@@ -70,6 +70,11 @@ def compare_outcomes(reference: dict, fresh: dict) -> Flips:
             flips.by_key[key] = list(new["index"]) if a != b else []
             continue
         flips.by_key[key] = [idx for idx, u, v in zip(new["index"], a, b) if u != v]
+    a, b = (r.get("clean_test_split") for r in (reference, fresh))
+    if a or b:  # the clean outcome on the whole test split (test-split positions)
+        a, b = (x["correct"] if x else "" for x in (a, b))
+        flips.by_key["clean (whole test split)"] = [i for i, (u, v) in enumerate(zip(a, b)) if u != v] + \
+            list(range(min(len(a), len(b)), max(len(a), len(b))))
     return flips
 
 

@@ -2,16 +2,23 @@
 
 An accuracy measured for one seed on n fixed test examples varies for two reasons: the
 training run (seed) and which n examples were drawn. With k seeds evaluated on the same
-subset, the mean over seeds has variance s^2/k (s: the spread over seeds) plus the
-subset's sampling variance p(1-p)/n, which the seeds share and cannot average away.
-Intervals use Student's t with Welch-Satterthwaite degrees of freedom for that sum
-(the sampling part counts as known, i.e. infinite degrees of freedom), so with few
-seeds they are as wide as few seeds warrant.
+subset, outcome o[s][i] = mean + seed effect + example effect + their interaction, and the
+mean over seeds and examples has variance sigma_S^2/k + sigma_E^2/n + sigma_SE^2/(kn).
+From the two-way table of outcomes (mean squares MS_S over seeds, MS_E over examples, MS_R
+the residual, i.e. the seed-by-example interaction) that is (MS_S + MS_E - MS_R)/(kn):
+s^2/k (s: the spread of the per-seed values, = MS_S/(kn)) plus the sampling part
+(MS_E - MS_R)/(kn), the examples' share that the seeds cannot average away. Counting
+MS_E/(kn) whole, as this module did before, counted the interaction twice (it is in s^2
+already): intervals 5-20% too wide on the committed records. Intervals use Student's t
+with Welch-Satterthwaite degrees of freedom for the sum (the sampling part counts as
+known, i.e. infinite degrees of freedom), so with few seeds they are as wide as few seeds
+warrant.
 
-Differences between two arms are paired: the same seeds (a transfer's seed s uses its
-source's seed s) and the same test examples. Their variance is the spread over seeds of
-the per-seed differences, /k, plus the paired sampling variance var_i(d_i)/n of the
-per-example differences (averaged over seeds).
+Differences and other contrasts between arms are paired: the same seeds (a transfer's
+seed s uses its source's seed s) and the same test examples, so the same decomposition
+applies to the per-example contrasts. A level (one arm's accuracy) adds two always-right
+and two always-wrong pseudo-examples to the sampling part (Agresti-Coull's correction), so
+that 0% or 100% measured on n examples still gets an interval of the right width.
 """
 
 from __future__ import annotations
@@ -85,17 +92,32 @@ def combine(per_seed: list[float], sampling_var: float, level: float = 0.95) -> 
     return Estimate(mean, mean - half, mean + half, math.sqrt(s2), k, math.sqrt(var), df)
 
 
-def accuracy_estimate(outcomes_per_seed: list[list[int]], level: float = 0.95) -> Estimate:
-    """An accuracy over seeds from per-example 0/1 outcomes (one list per seed, same examples).
+def sampling_variance(values: list[list[float]], pseudo: list[float] = ()) -> float:
+    """The examples' share of the variance of the mean over seeds and examples, (MS_E - MS_R)/(kn), from the
+    two-way table values[seed][example] (the interaction, MS_R, is in the seeds' spread already); `pseudo`:
+    examples with the same value on every seed, added to the table (0 and 1 twice: Agresti-Coull)."""
+    k = len(values)
+    table = [list(row) + list(pseudo) for row in values]
+    n = len(table[0])
+    if n < 2:
+        return 0.0
+    grand = sum(map(sum, table)) / (k * n)
+    ex_means = [sum(table[s][i] for s in range(k)) / k for i in range(n)]
+    ms_e = k * sum((m - grand) ** 2 for m in ex_means) / (n - 1)
+    if k < 2:
+        return ms_e / n
+    seed_means = [sum(row) / n for row in table]
+    ss_total = sum((v - grand) ** 2 for row in table for v in row)
+    ss_s = n * sum((m - grand) ** 2 for m in seed_means)
+    ms_r = max(ss_total - ss_s - (n - 1) * ms_e, 0.0) / ((k - 1) * (n - 1))
+    return max(ms_e - ms_r, 0.0) / (k * n)
 
-    The sampling variance uses the Agresti-Coull proportion (k + 2) / (n + 4), so that 0% or
-    100% measured on n examples still gets an interval of the right width; the interval is
-    clipped to [0, 1].
-    """
+
+def accuracy_estimate(outcomes_per_seed: list[list[int]], level: float = 0.95) -> Estimate:
+    """An accuracy over seeds from per-example 0/1 outcomes (one list per seed, same examples); the interval is
+    clipped to [0, 1]."""
     per_seed = [sum(o) / len(o) for o in outcomes_per_seed]
-    n = len(outcomes_per_seed[0])
-    p = (sum(per_seed) / len(per_seed) * n + 2) / (n + 4)
-    est = combine(per_seed, p * (1 - p) / (n + 4), level)
+    est = combine(per_seed, sampling_variance(outcomes_per_seed, (1, 1, 0, 0)), level)
     return Estimate(est.mean, max(0.0, est.low), min(1.0, est.high), est.sd, est.n_seeds, est.se, est.df)
 
 
@@ -103,28 +125,20 @@ def difference_estimate(a: list[list[int]], b: list[list[int]], level: float = 0
     """A - B from per-example outcomes of paired seeds on the same examples (lists in seed order)."""
     if len(a) != len(b):
         raise ValueError("paired seeds needed")
-    n = len(a[0])
-    per_seed = [sum(x) / n - sum(y) / n for x, y in zip(a, b)]
-    k = len(a)
-    d = [sum(a[s][i] - b[s][i] for s in range(k)) / k for i in range(n)]  # per-example difference, seed-averaged
-    md = sum(d) / n
-    var_d = sum((v - md) ** 2 for v in d) / max(n - 1, 1)
-    return combine(per_seed, var_d / n, level)
+    return contrast_estimate([a, b], [1, -1], level)
 
 
 def contrast_estimate(arms: list[list[list[int]]], weights: list[float], level: float = 0.95) -> Estimate:
     """sum_k w_k * accuracy_k from per-example outcomes of paired seeds on the same examples (arms[k][seed][i]):
     a difference is weights (1, -1); a least-squares slope over arms 0..K-1 is (k - mean) / sum((k - mean)^2).
-    As for a difference, the variance is the seeds' spread of the per-seed contrasts, /k, plus the paired
-    sampling variance of the per-example contrasts."""
+    The variance is the seeds' spread of the per-seed contrasts, /k, plus the sampling part of the per-example
+    contrasts (their two-way table, as for an accuracy)."""
     k, n = len(arms[0]), len(arms[0][0])
     if any(len(a) != k for a in arms):
         raise ValueError("paired seeds needed")
-    per_seed = [sum(w * sum(a[s]) / n for w, a in zip(weights, arms)) for s in range(k)]
-    d = [sum(w * sum(a[s][i] for s in range(k)) / k for w, a in zip(weights, arms)) for i in range(n)]
-    md = sum(d) / n
-    var_d = sum((v - md) ** 2 for v in d) / max(n - 1, 1)
-    return combine(per_seed, var_d / n, level)
+    table = [[sum(w * a[s][i] for w, a in zip(weights, arms)) for i in range(n)] for s in range(k)]
+    per_seed = [sum(row) / n for row in table]
+    return combine(per_seed, sampling_variance(table), level)
 
 
 def p_value(est: Estimate, threshold: float = 0.0) -> float:

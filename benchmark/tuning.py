@@ -1,12 +1,15 @@
 """Hyperparameter selection on validation data carved from the target's training split.
 
 Every arm (transfer strategy or baseline) gets the same budget: the configurations of its
-entry's `tuning.grid` (e.g. 2 learning rates x 2 epoch counts). Each is trained once
-(the entry's first seed) on the training pool, which never contains the validation
-split, and scored on the whole validation split: clean accuracy and robust accuracy
-under PGD-20 with cross-entropy and with the CW margin loss (worst case of the two) at the
-entry's eps. The best configuration by the entry's criterion (robust accuracy by default;
-ties go to clean accuracy, then to the earlier configuration) becomes the entry's recipe.
+entry's `tuning.grid` (e.g. 2 learning rates x 2 epoch counts). Each is trained on the
+entry's first `tuning.seeds` seeds (one by default) on the training pool, which never
+contains the validation split, and scored on the whole validation split: clean accuracy and
+robust accuracy under PGD-20 with cross-entropy and with the CW margin loss (worst case of
+the two) at the entry's eps, averaged over the tuning seeds. The best configuration by the
+entry's criterion (robust accuracy by default; ties go to clean accuracy, then to the
+earlier configuration) becomes the entry's recipe. With `tuning.clean_at_least: OTHER`,
+only configurations at least as accurate on validation as OTHER's selection are eligible
+(claim (c)'s rule: the most robust LwF that does not lose clean accuracy to the linear head).
 The test subset of any protocol is never touched.
 """
 
@@ -59,10 +62,40 @@ def score(model, x, y, eps: float, norm: str, device: str, seed: int = 0) -> dic
     return {"clean": res["clean_accuracy"], "robust": res["robust_accuracy"]}
 
 
-def select(configs: list[dict], criterion: str) -> int:
+def select(configs: list[dict], criterion: str, clean_floor: float | None = None) -> int:
+    """The configuration the criterion picks (ties: the other score, then the earlier one); with a floor, among
+    those whose clean accuracy reaches it, else the most accurate."""
     other = "clean" if criterion == "robust" else "robust"
-    best = max(range(len(configs)), key=lambda i: (configs[i][criterion], configs[i][other], -i))
-    return best
+    eligible = [i for i in range(len(configs)) if clean_floor is None or configs[i]["clean"] >= clean_floor - 1e-9]
+    if not eligible:
+        return max(range(len(configs)), key=lambda i: (configs[i]["clean"], configs[i]["robust"], -i))
+    return max(eligible, key=lambda i: (configs[i][criterion], configs[i][other], -i))
+
+
+def clean_floor(entry: ZooEntry, results_dir: Path | None = None, entries=None) -> tuple[float, dict] | None:
+    """The validation clean accuracy of `entry.tuning.clean_at_least`'s selection (mean over its tuning seeds),
+    with what it came from; None without a floor. Its tuning must be done and made over the same seeds."""
+    import json
+
+    from benchmark.results import results_root, tuning_record_file
+    from benchmark.zoo import load_entries
+
+    other = entry.tuning.clean_at_least
+    if other is None:
+        return None
+    entries = entries or load_entries()
+    if other not in entries:
+        raise BenchmarkError(f"{entry.path}: field 'tuning.clean_at_least' names {other!r}, which is not a zoo entry")
+    path = tuning_record_file(results_root(entries[other], "published", results_dir), other)
+    if not path.is_file():
+        raise BenchmarkError(f"{entry.name}'s selection needs {other}'s validation clean accuracy: tune {other} first "
+                             f"(python -m benchmark tune --model {other})")
+    record = json.loads(path.read_text())
+    if record.get("tuning_seeds", [record.get("seed", 0)]) != entry.seeds[:entry.tuning.seeds]:
+        raise BenchmarkError(f"{other} was tuned on seeds {record.get('tuning_seeds', [record.get('seed', 0)])}, "
+                             f"{entry.name} on {entry.seeds[:entry.tuning.seeds]}: give both the same tuning seeds")
+    chosen = next(c for c in record["configs"] if c["values"] == record["selected"])
+    return chosen["clean"], {"entry": other, "selected": record["selected"], "clean": chosen["clean"]}
 
 
 def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool = True,
@@ -78,7 +111,11 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
     if entry.tuning is None:
         raise BenchmarkError(f"{entry.name} has no tuning budget: add `tuning: {{grid: {{lr: [...], "
                              f"epochs: [...]}}}}` to {entry.path}")
-    seed = entry.seeds[0]
+    seeds = entry.seeds[:entry.tuning.seeds]
+    if len(seeds) < entry.tuning.seeds:
+        raise BenchmarkError(f"{entry.path}: field 'tuning.seeds' is {entry.tuning.seeds}, but the entry has only "
+                             f"{len(entry.seeds)} seeds")
+    floor = clean_floor(entry, results_dir, entries)  # checked before any training
     base = entry.parsed_recipe()
     x_val, y_val, val_index = validation_data(entry, opts.data_dir)
     configs = []
@@ -87,18 +124,28 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
             recipe = base.with_values(**values)
             t0 = time.perf_counter()
             scratch_opts = replace(opts, cache=scratch, source_cache=cache_dir(opts.cache), resume=False)
-            rec = train_entry(entry, seed, scratch_opts, recipe=recipe, entries=entries)
-            model, _ = load_model_and_weights(entry, seed, "trained", opts.device, scratch, entries)
-            s = score(model, x_val, y_val, entry.eps, entry.threat_model, opts.device)
-            configs.append({"values": values, **s, "cost_fb_passes": rec["cost"]["fb_passes"],
-                            "train_seconds": rec["wall_seconds"], "seconds": round(time.perf_counter() - t0, 1)})
+            per_seed = []
+            for seed in seeds:
+                rec = train_entry(entry, seed, scratch_opts, recipe=recipe, entries=entries)
+                model, _ = load_model_and_weights(entry, seed, "trained", opts.device, scratch, entries)
+                per_seed.append({"seed": seed, **score(model, x_val, y_val, entry.eps, entry.threat_model, opts.device),
+                                 "cost_fb_passes": rec["cost"]["fb_passes"], "train_seconds": rec["wall_seconds"]})
+            s = {k: sum(p[k] for p in per_seed) / len(per_seed) for k in ("clean", "robust")}
+            configs.append({"values": values, **s, "cost_fb_passes": per_seed[0]["cost_fb_passes"],
+                            "train_seconds": round(sum(p["train_seconds"] for p in per_seed), 2),
+                            "seconds": round(time.perf_counter() - t0, 1),
+                            **({"per_seed": per_seed} if len(seeds) > 1 else {})})
             if opts.show_progress:
-                print(f"  {entry.name} {values}: val clean {100 * s['clean']:.1f}%, robust {100 * s['robust']:.1f}%")
-    best = select(configs, entry.tuning.criterion)
+                print(f"  {entry.name} {values}: val clean {100 * s['clean']:.1f}%, robust {100 * s['robust']:.1f}%"
+                      + (f" (mean of seeds {seeds})" if len(seeds) > 1 else ""))
+    best = select(configs, entry.tuning.criterion, floor[0] if floor else None)
     selected = configs[best]["values"]
     record = {
-        "model": entry.name, "seed": seed, "criterion": entry.tuning.criterion, "grid": entry.tuning.grid,
-        "budget": len(configs), "base_recipe": base.to_dict(),
+        "model": entry.name, "seed": seeds[0], **({"tuning_seeds": seeds} if len(seeds) > 1 else {}),
+        **({"clean_floor": {**floor[1], "eligible": [c["values"] for c in configs if c["clean"] >= floor[0] - 1e-9]}}
+           if floor else {}),
+        "criterion": entry.tuning.criterion, "grid": entry.tuning.grid,
+        "budget": len(configs) * len(seeds), "base_recipe": base.to_dict(),
         "validation": {"n_examples": int(x_val.shape[0]), "eps": entry.eps, "norm": entry.threat_model,
                        "attacks": [f"PGD-{VALIDATION_STEPS} {a['loss']}" for a in VALIDATION_ATTACKS],
                        "split": "validation split of the task's training data (never trained on)",
@@ -108,8 +155,14 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
     if write:
         root = results_root(entry, "published", results_dir)
         atomic_write_json(tuning_record_file(root, entry.name), record)
-        update_entry_file(entry, lambda current: replace(
-            current.with_recipe(base.with_values(**selected)), tuning=replace(current.tuning, selected=selected)))
+        def change(current):
+            recipe = base.with_values(**selected).to_dict()
+            # weights trained with another recipe no longer belong to the entry: train and publish it again
+            weights = current.weights if recipe == current.recipe else []
+            return replace(current.with_recipe(recipe), tuning=replace(current.tuning, selected=selected),
+                           weights=weights)
+
+        update_entry_file(entry, change)
     return record
 
 

@@ -66,3 +66,73 @@ def test_crossover_text_calls_a_side_ahead_only_where_its_interval_excludes_zero
     text = _crossover_text([(10, est(0.08, 0.02, 0.14)), (25, est(0.01, -0.03, 0.05)),
                             (50, est(-0.12, -0.20, -0.05))], "LwF")
     assert "cross at about" in text and "[10, 50]" in text
+
+
+def test_the_screen_section_compares_quick_and_full_example_by_example():
+    """Per model: robust under each protocol on the seeds both have, and on the examples both evaluated, what the
+    screen called robust that the full protocol broke (and the reverse)."""
+    import pandas as pd
+
+    from benchmark.reports.analysis import screen_section
+
+    def rec(proto, model, seeds, index, robust):
+        return {"protocol": proto, "model": model, "seeds": seeds, "index": [index] * len(seeds),
+                "robust_outcomes": robust, "clean_outcomes": [[1] * len(index)] * len(seeds)}
+
+    agg = pd.DataFrame([
+        rec("quick", "lin", [0, 1], [3, 5, 7], [[1, 1, 0], [1, 0, 0]]),
+        rec("full", "lin", [0, 1, 2], [1, 3, 5, 7, 9], [[1, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 0, 0, 0, 0]]),
+        rec("quick", "only_quick", [0], [3], [[1]])])
+    lines = screen_section(agg, {"name": "f", "roles": {"linear": "lin", "source": "only_quick"}}, "quick", "full")
+    row = next(line for line in lines if line.startswith("| `lin`"))
+    # seed 0: example 3 robust in quick, broken in full (missed); seed 1: example 7 broken in quick, robust in full
+    assert "| 2 |" in row and row.endswith("| 1 | 1 | 6 |")
+    assert not any("only_quick" in line for line in lines)     # no full-protocol record: nothing to compare
+    assert lines[-2] == "| all | | | | | 1 | 1 | 6 |"
+
+
+def test_claim_c_tests_the_front_only_once_it_has_the_fixed_seeds():
+    from benchmark.reports.claims import Rows, lwf_role
+
+    roles = {"lwf": "lwf", "lwf_front": "front"}
+    rows = Rows({"lwf": {"seeds": list(range(10))}, "front": {"seeds": [0, 1, 2], "lwf_distance": "l2sq",
+                                                               "lwf_lambda": 1.0}})
+    rows.need = 10
+    name, note = lwf_role(rows, roles)
+    assert name == "lwf" and "has 3 of its 10 seeds" in note
+    rows["front"]["seeds"] = list(range(10))
+    name, note = lwf_role(rows, roles)
+    assert name == "front" and "the l2sq penalty at lambda 1" in note
+    assert lwf_role(rows, {"lwf": "lwf"}) == ("lwf", None)
+
+
+def test_seeds_that_did_not_learn_are_a_failure_rate_beside_the_mean():
+    import math
+
+    from benchmark.reports.frame import did_not_learn
+
+    row = {"seeds": [0, 1, 2, 3], "n_classes": 5, "strategy": "pgd_at",
+           "final_loss": [0.2, math.log(5) * 0.999, 0.5, None],
+           "clean_outcomes": [[1] * 9 + [0], [1] * 5 + [0] * 5, [1] * 8 + [0] * 2, [1] * 2 + [0] * 8]}
+    # seed 1 ended at a uniform guess's loss; seed 3 has no training record and is at chance
+    assert did_not_learn(row, [0, 1, 2, 3]) == [1, 3]
+    assert did_not_learn({**row, "strategy": "lwf"}, [0, 1, 2, 3]) == [3]   # LwF's loss holds its penalty
+
+
+def test_the_front_section_shows_every_setting_the_floor_and_the_selection(tmp_path):
+    import json
+
+    from benchmark.reports.analysis import front_section
+
+    (tmp_path / "tuning").mkdir()
+    configs = [{"values": {"lwf_distance": d, "lwf_lambda": lam}, "clean": c, "robust": r}
+               for d, lam, c, r in (("l1", 0.1, 0.92, 0.10), ("l1", 1.0, 0.85, 0.40), ("l2sq", 1.0, 0.91, 0.20))]
+    (tmp_path / "tuning" / "front.json").write_text(json.dumps({
+        "configs": configs, "selected": configs[2]["values"], "grid": {"lwf_distance": [], "lwf_lambda": []},
+        "tuning_seeds": [0, 1], "budget": 6, "validation": {"n_examples": 1000},
+        "clean_floor": {"entry": "lin", "clean": 0.90, "selected": {}}}))
+    lines = front_section({"name": "f", "roles": {"lwf_front": "front"}}, tmp_path)
+    assert "| **l2sq** | **1** | 91.0 | 20.0 | yes |" in lines
+    assert "| l1 | 1 | 85.0 | 40.0 | no |" in lines                    # more robust, but below the floor
+    assert any("at least as accurate as `lin`'s selection (90.0% clean" in line for line in lines)
+    assert "Not tuned yet" in front_section({"name": "f", "roles": {"lwf_front": "other"}}, tmp_path)[2]

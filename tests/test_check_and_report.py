@@ -195,3 +195,34 @@ def test_source_strength_series_vary_the_source_alone():
         part = table[table.series == name]
         assert not part.source_eps.duplicated().any(), name
         assert {0.0, 0.05, 0.1, 0.2} <= set(part.source_eps), name
+
+
+def test_a_protocol_with_clean_split_records_the_whole_test_split_and_the_gate_checks_it(published, capsys):
+    """The full protocol's clean accuracy is on the whole test split (5,000 images here), kept example by example:
+    the claims' clean tests read it, and the exact gate compares it like the attacked subset."""
+    zoo, cache, results, proto = published
+    data = yaml.safe_load(open(proto))
+    data.update(name="tiny-split", clean_split=True, n_examples=40)
+    split_proto = proto.replace("tiny-proto", "tiny-split")
+    open(split_proto, "w").write(yaml.safe_dump(data))
+    assert main(["evaluate", "--model", "lin", "--seed", "0", "--protocol", split_proto, "--no-guards"]) == 0
+    assert "clean, all" in capsys.readouterr().out
+    rec = json.loads(record_file(results, "tiny-split", "lin").read_text())
+    split = rec["clean_test_split"]
+    assert split["n"] == len(split["correct"]) == 5000 and set(split["correct"]) <= {"0", "1"}
+    assert split["accuracy"] == split["correct"].count("1") / 5000
+    assert rec["protocol"]["clean_split"] is True and rec["n_examples"] == 40
+    # on the evaluated subset the two agree example by example
+    assert [int(split["correct"][i]) for i in rec["per_example"]["index"]] == rec["per_example"]["clean_correct"]
+    assert compare_outcomes(rec, rec).examples == []
+    flipped = json.loads(json.dumps(rec))
+    bits = list(flipped["clean_test_split"]["correct"])
+    bits[4321] = "1" if bits[4321] == "0" else "0"
+    flipped["clean_test_split"]["correct"] = "".join(bits)
+    assert compare_outcomes(rec, flipped).by_key["clean (whole test split)"] == [4321]
+    # the reports' clean accuracy is the whole split's
+    from benchmark.reports.frame import records_frame
+
+    row = records_frame(results).query("protocol == 'tiny-split'").iloc[0]
+    assert row["clean"] == split["accuracy"] and len(row["clean_outcomes"]) == 5000
+    assert "clean_split" not in json.loads(record_file(results, "tiny-proto", "lin").read_text())["protocol"]

@@ -75,3 +75,32 @@ def test_missing_dataset_names_the_fix(tmp_path):
         load_dataset("cifar10", True, data_dir=tmp_path, download=False)
     with pytest.raises(BenchmarkError, match="unknown dataset 'mnist-ish'.*choose one of"):
         load_dataset("mnist-ish", True)
+
+
+def test_a_pool_part_is_disjoint_from_the_others_and_from_validation():
+    """The disjoint oracle: its source trains on one part of the training pool, its transfer draws from another."""
+    from benchmark.data.subsets import pool_part
+
+    labels = torch.arange(5).repeat_interleave(301)
+    pool, val = split_validation(labels, 50, seed=0)
+    a, b = pool_part(labels, pool, 2, 0), pool_part(labels, pool, 2, 1)
+    assert set(a.tolist()).isdisjoint(b.tolist()) and sorted(a.tolist() + b.tolist()) == sorted(pool.tolist())
+    assert torch.equal(torch.bincount(labels[a]), torch.full((5,), 125))      # 251 per class: 125 and 126
+    assert torch.equal(torch.bincount(labels[b]), torch.full((5,), 126))
+    for n, seed in ((10, 0), (10, 3), (100, 1), (None, 0)):
+        idx = training_subset(labels, n, seed, validation_per_class=50, pool=type("P", (), {"parts": 2, "part": 1,
+                                                                                             "seed": 0})())
+        assert set(idx.tolist()) <= set(b.tolist())
+    assert torch.equal(pool_part(labels, pool, 2, 0), a)  # fixed: the same split on every run
+
+
+def test_the_oracle_halves_are_tasks_and_a_bad_part_is_one_line(tmp_path):
+    from benchmark.data.tasks import load_task_file
+
+    a, b = get_task("fmnist-tgt-half-a"), get_task("fmnist-tgt-half-b")
+    assert (a.pool.part, b.pool.part, a.pool.parts) == (0, 1, 2) and a.classes == b.classes == get_task("fmnist-tgt").classes
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndataset: fashion-mnist\nclasses: [5, 6]\nimage_size: 28\nchannels: 1\n"
+                   "pool: {parts: 2, part: 2}\n")
+    with pytest.raises(BenchmarkError, match=r"field 'pool.part' must be below pool.parts \(2\), got 2"):
+        load_task_file(bad)

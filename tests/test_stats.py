@@ -125,3 +125,38 @@ def test_a_contrast_is_a_difference_or_a_slope():
     arms = [[outcomes(0.8 - 0.1 * k, 2000, 10 * k + s) for s in range(4)] for k in range(4)]
     slope = contrast_estimate(arms, [(k - 1.5) / 5 for k in range(4)])
     assert slope.mean == pytest.approx(-0.1, abs=0.02) and slope.high < 0
+
+
+def test_the_variance_counts_the_seed_by_example_interaction_once():
+    """Seed effects, example effects and their interaction with known variances: the estimated variance of the
+    mean (the seeds' spread / k plus the sampling part) matches the spread of the mean over many replications, and
+    counting the examples' whole mean square (the interaction twice) would overstate it."""
+    from benchmark.stats import sampling_variance
+
+    rng = random.Random(0)
+    k, n, sd_s, sd_e, sd_se = 4, 60, 0.05, 0.3, 0.5
+    means, estimated, doubled = [], [], []
+    for _ in range(600):
+        a = [rng.gauss(0, sd_s) for _ in range(k)]
+        b = [rng.gauss(0, sd_e) for _ in range(n)]
+        table = [[a[s] + b[i] + rng.gauss(0, sd_se) for i in range(n)] for s in range(k)]
+        per_seed = [sum(row) / n for row in table]
+        means.append(sum(per_seed) / k)
+        m = means[-1]
+        s2 = sum((v - m) ** 2 for v in per_seed) / (k - 1)
+        estimated.append(s2 / k + sampling_variance(table))
+        ex = [sum(table[s][i] for s in range(k)) / k for i in range(n)]
+        doubled.append(s2 / k + sum((v - m) ** 2 for v in ex) / (n - 1) / n)
+    truth = sd_s ** 2 / k + sd_e ** 2 / n + sd_se ** 2 / (k * n)
+    mean_of_means = sum(means) / len(means)
+    empirical = sum((v - mean_of_means) ** 2 for v in means) / (len(means) - 1)
+    assert sum(estimated) / len(estimated) == pytest.approx(truth, rel=0.05)
+    assert empirical == pytest.approx(truth, rel=0.15)
+    assert sum(doubled) / len(doubled) > 1.1 * truth
+
+
+def test_a_level_at_zero_keeps_an_interval_and_one_seed_is_the_binomial():
+    zero = accuracy_estimate([[0] * 300] * 5)
+    assert zero.low == 0.0 and 0.005 < zero.high < 0.02
+    half = accuracy_estimate([[i % 2 for i in range(1000)]])
+    assert half.half_width == pytest.approx(1.96 * math.sqrt(0.25 / 1000), rel=0.02)

@@ -39,3 +39,59 @@ def test_tune_selects_on_validation_and_writes_the_choice(tiny_zoo, capsys):
     data = yaml.safe_load((zoo / "lin.yaml").read_text())
     assert data["tuning"]["selected"] == best["values"]
     assert "already tuned" in (main(["tune", "--model", "lin"]) == 0 and capsys.readouterr().out)
+
+
+def test_a_clean_floor_limits_the_choice_to_settings_that_reach_it():
+    scores = [{"robust": 0.5, "clean": 0.80}, {"robust": 0.3, "clean": 0.91}, {"robust": 0.2, "clean": 0.93}]
+    assert select(scores, "robust") == 0
+    assert select(scores, "robust", clean_floor=0.9) == 1      # the most robust of those at least as accurate
+    assert select(scores, "robust", clean_floor=0.95) == 2     # none reaches it: the most accurate
+
+
+def test_tuning_over_two_seeds_with_a_clean_floor(tiny_zoo, capsys):
+    """Claim (c)'s rule fixed in advance: every setting trained on two seeds, scores averaged, and only settings at
+    least as accurate on validation as the linear head's selection (tuned on the same seeds) are eligible."""
+    zoo, cache, results = tiny_zoo
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=40, seeds=[0, 1])
+    write_entry(zoo, "lin", strategy="linear", source="src", n_per_class=10, seeds=[0, 1],
+                recipe={"epochs": 2, "batch_size": 25, "lr": 0.05},
+                tuning={"grid": {"lr": [0.001, 0.1]}, "seeds": 2})
+    write_entry(zoo, "ft", strategy="finetune", source="src", n_per_class=10, seeds=[0, 1],
+                recipe={"epochs": 1, "batch_size": 25, "lr": 0.01},
+                tuning={"grid": {"lr": [0.001, 0.05]}, "seeds": 2, "clean_at_least": "lin"})
+    assert main(["train", "--model", "src", "--seed", "0", "1", "--quiet"]) == 0
+    assert main(["tune", "--model", "ft", "--quiet"]) == 2                   # the floor's tuning comes first
+    assert "tune lin first" in capsys.readouterr().err
+    assert main(["tune", "--model", "lin", "ft", "--quiet"]) == 0
+    lin = json.loads((results / "tuning" / "lin.json").read_text())
+    assert lin["tuning_seeds"] == [0, 1] and lin["budget"] == 4
+    for c in lin["configs"]:
+        assert [p["seed"] for p in c["per_seed"]] == [0, 1]
+        assert c["robust"] == sum(p["robust"] for p in c["per_seed"]) / 2
+    ft = json.loads((results / "tuning" / "ft.json").read_text())
+    floor = next(c["clean"] for c in lin["configs"] if c["values"] == lin["selected"])
+    assert ft["clean_floor"]["clean"] == floor and ft["clean_floor"]["entry"] == "lin"
+    eligible = [c for c in ft["configs"] if c["clean"] >= floor]
+    expect = max(eligible, key=lambda c: (c["robust"], c["clean"])) if eligible else \
+        max(ft["configs"], key=lambda c: (c["clean"], c["robust"]))
+    assert ft["selected"] == expect["values"] and ft["clean_floor"]["eligible"] == [c["values"] for c in eligible]
+    data = yaml.safe_load((zoo / "ft.yaml").read_text())
+    assert data["tuning"]["seeds"] == 2 and data["tuning"]["clean_at_least"] == "lin"
+
+
+def test_a_new_selection_drops_weights_trained_with_the_old_recipe(tiny_zoo):
+    zoo, cache, results = tiny_zoo
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=40)
+    write_entry(zoo, "lin", strategy="linear", source="src", n_per_class=10,
+                recipe={"epochs": 2, "batch_size": 25, "lr": 0.05}, tuning={"grid": {"lr": [0.05]}})
+    assert main(["train", "--model", "src", "--quiet"]) == 0
+    assert main(["train", "--model", "lin", "--publish", "--quiet"]) == 0
+    assert load_entries()["lin"].weights
+    assert main(["tune", "--model", "lin", "--quiet"]) == 0                # selects lr 0.05: the same recipe
+    assert load_entries()["lin"].weights
+    data = yaml.safe_load((zoo / "lin.yaml").read_text())
+    data["tuning"] = {"grid": {"lr": [0.2]}}
+    (zoo / "lin.yaml").write_text(yaml.safe_dump(data))
+    assert main(["tune", "--model", "lin", "--quiet"]) == 0                # lr 0.2: the weights were for 0.05
+    entry = load_entries()["lin"]
+    assert entry.recipe["lr"] == 0.2 and not entry.weights

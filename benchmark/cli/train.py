@@ -98,7 +98,7 @@ def cmd_tune(args) -> int:
         if entry.tuning.selected is not None and not args.force:
             print(f"{name}: already tuned ({entry.tuning.selected}); use --force to tune again")
             continue
-        for seed in entry.seeds[:1]:
+        for seed in entry.seeds[:entry.tuning.seeds]:
             ensure_sources(name, seed, entries, opts)
         t0 = time.perf_counter()
         rec = tune_entry(entry, opts, entries=entries)

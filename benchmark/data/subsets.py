@@ -52,12 +52,27 @@ def split_validation(labels: torch.Tensor, n_per_class: int | None, seed: int = 
     return torch.nonzero(keep).flatten(), val
 
 
+def pool_part(labels: torch.Tensor, pool: torch.Tensor, parts: int, part: int, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of part `part` of `parts` of each class's pool (equal shares of a seeded hash order; the
+    remainder goes to the last part)."""
+    picked = []
+    for c in torch.unique(labels[pool]).tolist():
+        members = pool[labels[pool] == c]
+        order = hash_order(members.numel(), seed, salt=f"pool{c}")
+        size = members.numel() // parts
+        end = members.numel() if part == parts - 1 else (part + 1) * size
+        picked.append(members[order[part * size:end]])
+    return torch.sort(torch.cat(picked)).values
+
+
 def training_subset(labels: torch.Tensor, n_per_class: int | None, seed: int, validation_per_class: int | None = None,
-                    validation_seed: int = 0, class_names: list[str] | None = None) -> torch.Tensor:
+                    validation_seed: int = 0, class_names: list[str] | None = None, pool=None) -> torch.Tensor:
     """Indices (into the training split) of a seed's training subset, drawn from the pool that
-    excludes the validation split."""
-    pool, _ = split_validation(labels, validation_per_class, validation_seed, class_names)
-    return pool[stratified_subset(labels[pool], n_per_class, seed, class_names=class_names)]
+    excludes the validation split (only its part `pool.part`, where the task names one)."""
+    available, _ = split_validation(labels, validation_per_class, validation_seed, class_names)
+    if pool is not None:
+        available = pool_part(labels, available, pool.parts, pool.part, pool.seed)
+    return available[stratified_subset(labels[available], n_per_class, seed, class_names=class_names)]
 
 
 def eval_subset(n_total: int, n: int | None, seed: int) -> torch.Tensor:

@@ -41,6 +41,18 @@ class Validation:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """A part of the training pool (the training split less the validation split): each class's pool is cut into
+    `parts` disjoint parts of equal size by a seeded hash, and the task trains on part `part` (0-based). Two
+    tasks on the same classes with different parts never share a training image: a model trained on one part
+    and a transfer that draws its examples from another."""
+
+    parts: int = field(metadata=check_field(lambda v: None if v >= 2 else "must be 2 or more"))
+    part: int = field(metadata=check_field(lambda v: None if v >= 0 else "must be 0 or more"))
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Splits:
     train: str | None = None   # file or sub-folder under root (default: the loader's own)
     test: str | None = None
@@ -59,6 +71,7 @@ class Task:
     root: str | None = None
     splits: Splits = field(default_factory=Splits)
     validation: Validation | None = None
+    pool: Pool | None = None         # train on one part of the training pool only
     protocol: str | None = None
     in_memory: bool | str = "auto"
     train_size: int | None = None    # training images (informational: projected training times)
@@ -111,6 +124,9 @@ def parse_task(data, where: str) -> Task:
             raise BenchmarkError(f"{where}: field '{key}' must give {task.channels} value(s), one per channel")
     if task.std and min(task.std) <= 0:
         raise BenchmarkError(f"{where}: field 'std' must be positive")
+    if task.pool is not None and task.pool.part >= task.pool.parts:
+        raise BenchmarkError(f"{where}: field 'pool.part' must be below pool.parts ({task.pool.parts}), got "
+                             f"{task.pool.part}")
     if task.in_memory not in (True, False, "auto"):
         raise BenchmarkError(f"{where}: field 'in_memory' must be true, false or auto")
     if task.classes is None and task.num_classes is None:

@@ -104,6 +104,9 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
         rows.append((a["name"], f"{100 * a['robust_accuracy']:.1f}%  [{a['n_success']}/{a['n_attacked']} broken, "
                                 f"{a['seconds']:.1f}s]{extra}"))
     rows.append(("worst case", f"{100 * record['robust_accuracy']:.1f}%"))
+    split = record.get("clean_test_split")
+    if split:
+        rows.append(("clean, all", f"{100 * split['accuracy']:.2f}%  [the whole test split, {split['n']} examples]"))
     g = record.get("guards")
     if g:
         rows.append(("guards", f"{'FLAGGED: ' + '; '.join(g['flags']) if g['flagged'] else 'passed'} "
@@ -187,6 +190,28 @@ def evaluation_data(task, protocol: Protocol, n: int | None = None, data_dir=Non
     return test.pixels(index), test.labels[index], index
 
 
+def clean_on_split(model: nn.Module, task, opts: EvalOptions, data_dir=None) -> dict:
+    """Clean accuracy on the task's whole test split: its size, the accuracy, and each example's outcome as a
+    string of 0/1 in test-split order (compact; the statistics and the gate read it example by example)."""
+    from benchmark.data import load_split
+
+    test = load_split(task, False, data_dir)
+    model = model.to(opts.device).eval()
+    correct = []
+    with torch.no_grad():
+        for start in range(0, len(test), opts.batch_size):
+            index = torch.arange(start, min(start + opts.batch_size, len(test)))
+            x, y = test.pixels(index).to(opts.device), test.labels[index].to(opts.device)
+            correct += (model(x).argmax(1) == y).int().tolist()
+    return {"n": len(correct), "accuracy": sum(correct) / len(correct), "correct": "".join(map(str, correct))}
+
+
+def split_outcomes(record: dict) -> list[int] | None:
+    """The per-example clean outcomes on the whole test split, where the record has them."""
+    split = record.get("clean_test_split")
+    return [int(c) for c in split["correct"]] if split else None
+
+
 def training_info(entry, weights, cache=None) -> dict | None:
     """Cost and provenance of the training run that made these weights."""
     from benchmark.paths import project_results_dir, user_results_dir
@@ -236,6 +261,8 @@ def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None,
     result = evaluate_model(model, protocol, x, y, index, opts, checkpoint)
     record = result.to_record(model=entry.name, seed=seed, weights=weights.describe(), device=opts.device,
                               entry=entry.to_dict(), training=training_info(entry, weights, where.cache))
+    if protocol.clean_split and ctx.is_main:
+        record["clean_test_split"] = clean_on_split(model, task, opts, where.data_dir)
     if result.adversarial is not None and ctx.is_main:
         record["adversarial"] = write_adversarial(path, result.adversarial)
     if checkpoint is not None:

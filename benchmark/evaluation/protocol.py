@@ -69,6 +69,9 @@ class Protocol:
     attack_seed: int | None = None
     # the gradient-masking guards' budgets (benchmark.evaluation.guards.GuardOptions), where not the defaults
     guards: dict | None = None
+    # also the clean accuracy on the task's whole test split (a forward pass per example): the attacks run on
+    # the fixed subset, a clean accuracy needs no subset
+    clean_split: bool = False
     source: str = field(default="", compare=False)
 
     def build_attacks(self, eps: float | None = None) -> list[Attack]:
@@ -79,8 +82,8 @@ class Protocol:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("source")
-        for key in ("attack_seed", "guards"):  # unset: not written, so earlier records compare equal
-            if d[key] is None:
+        for key in ("attack_seed", "guards", "clean_split"):  # unset: not written, so earlier records compare equal
+            if d[key] is None or d[key] is False:
                 d.pop(key)
         return d
 

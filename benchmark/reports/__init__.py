@@ -51,6 +51,9 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
     plots_dir = out / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
     config = config or project_report_config()
+    if results_roots is not None:  # where the tuning records are (the front's, on the claims page)
+        roots = [results_roots] if isinstance(results_roots, (str, Path)) else list(results_roots)
+        config = {**config, "results_root": roots[0]}
     made = []
     family_plots = {}
     claims_rows = {r["model"]: r for _, r in agg[agg.protocol == config["protocol"]].iterrows()}

@@ -5,7 +5,7 @@ blocks-retrained chain seed by seed, and the full protocol where it was run)."""
 from __future__ import annotations
 
 from benchmark.reports import datasize
-from benchmark.reports.frame import per_seed_percent, seed_outcomes
+from benchmark.reports.frame import NOT_LEARNED_RULE, per_seed_percent, seed_outcomes
 from benchmark.stats import accuracy_estimate, difference_estimate
 
 FULL_PROTOCOL = "fmnist-linf"  # the reference protocol (n=1000, the standard AutoAttack with FAB-T and Square)
@@ -26,14 +26,17 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
             lines += [f"![accuracy and cost versus data size]({plot})", ""]
         too_few: list[str] = []
         curves = datasize.curves(rows, family, too_few=too_few)
+        failures = False
         if curves:
             lines += ["| strategy | " + " | ".join(str(s) for s in ds_config["sizes"]) + " |",
                       "|---|" + "---|" * len(ds_config["sizes"])]
             for arm, points in curves.items():
                 by_size = {p.size: p for p in points}
                 cells = [f"{100 * by_size[s].robust.mean:.1f} [{100 * by_size[s].robust.low:.0f}, "
-                         f"{100 * by_size[s].robust.high:.0f}] ({len(by_size[s].seeds)})" if s in by_size else ""
+                         f"{100 * by_size[s].robust.high:.0f}] ({len(by_size[s].seeds)}"
+                         f"{f'; {by_size[s].failed} failed' if by_size[s].failed else ''})" if s in by_size else ""
                          for s in ds_config["sizes"]]
+                failures = failures or any(p.failed for p in points)
                 lines.append(f"| {ds_config['arms'][arm]} | " + " | ".join(cells) + " |")
             caption = ds_config.get("baseline_all_caption", "")
             inherited = ds_config.get("inherited") or {}
@@ -45,8 +48,10 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                                                              for t, v in by_tuned.items()) +
                             "), so a step in a curve between a size and the next can come from the change of "
                             "hyperparameters as much as from the data." if by_tuned else "")
+            failed_text = (f" \"k failed\": k of the seeds did not learn ({NOT_LEARNED_RULE}); the mean counts "
+                           "them." if failures else "")
             lines += ["", "Robust accuracy (%), mean [95% interval] (seeds); the plot has clean accuracy and training "
-                          "cost." + (f" {caption}" if caption else "") + inherit_text +
+                          "cost." + (f" {caption}" if caption else "") + inherit_text + failed_text +
                       (f" Left out until they have {datasize.MIN_SEEDS} seeds (an interval from fewer would hold "
                        "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
                       ""]
@@ -67,31 +72,33 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
 
 def oracle_section(rows: dict, family: dict) -> list[str]:
     """Claim (d): transfer, a linear head on robust features of the target classes themselves, and
-    adversarial training from scratch, on the seeds all three have."""
+    adversarial training from scratch, on the seeds all three have (one row per oracle entry)."""
     lines = ["### Why (d) fails here: how much of the gap the source's features explain", "",
-             "A linear head on robust features learned on the target classes themselves (the other pair's robust",
-             "source) shows how far a frozen-feature transfer can go with this data: the difference *oracle -",
-             "transfer* is the part of the gap due to the source task's features, *scratch - oracle* the part a",
-             "frozen linear head does not reach even on the best robust features. Those features were learned on",
-             "the target's whole training pool (the same model as adversarial training from scratch with all the",
-             "data), the examples the low-data arms train on included: an upper bound for frozen features, not an",
-             "arm that had little data.", "",
-             "| n/class | transfer | oracle features | scratch | oracle - transfer | scratch - oracle | seeds |",
-             "|---|---|---|---|---|---|---|"]
-    for n, oracle_name in sorted(family["oracle"].items()):
+             "A linear head on robust features learned on the target classes themselves shows how far a",
+             "frozen-feature transfer can go with this data: the difference *oracle - transfer* is the part of",
+             "the gap due to the source task's features, *scratch - oracle* the part a frozen linear head does not",
+             "reach even on such features. A *disjoint* oracle's features were learned on one half of the target",
+             "classes' training pool and its head on examples drawn from the other half, so they never saw an image",
+             "the head trains on; the other oracle's features were learned on the whole pool, the head's examples",
+             "included (the same model as adversarial training from scratch with all the data): an upper bound for",
+             "frozen features, not an arm that had little data.", "",
+             "| n/class | oracle | transfer | oracle features | scratch | oracle - transfer | scratch - oracle | seeds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n, oracles in sorted(family["oracle"].items()):
         pair = family["roles"]["low_data"].get(n)
-        t, o, s = (rows.get(x) for x in (pair["transfer"], oracle_name, pair["scratch"])) if pair else (None,) * 3
-        if t is None or o is None or s is None:
-            continue
-        seeds = sorted(set(t["seeds"]) & set(o["seeds"]) & set(s["seeds"]))
-        if not seeds:
-            continue
-        lv = [accuracy_estimate(seed_outcomes(r, "robust", seeds)) for r in (t, o, s)]
-        d1 = difference_estimate(seed_outcomes(o, "robust", seeds), seed_outcomes(t, "robust", seeds))
-        d2 = difference_estimate(seed_outcomes(s, "robust", seeds), seed_outcomes(o, "robust", seeds))
-        # no "share of the gap": a ratio of two noisy differences, with no interval of its own
-        lines.append(f"| {n} | {lv[0].pct()} | {lv[1].pct()} | {lv[2].pct()} | {d1.pct()} | {d2.pct()} | "
-                     f"{len(seeds)} |")
+        for oracle_name in [oracles] if isinstance(oracles, str) else oracles:
+            t, o, s = (rows.get(x) for x in (pair["transfer"], oracle_name, pair["scratch"])) if pair else (None,) * 3
+            if t is None or o is None or s is None:
+                continue
+            seeds = sorted(set(t["seeds"]) & set(o["seeds"]) & set(s["seeds"]))
+            if len(seeds) < datasize.MIN_SEEDS:
+                continue
+            lv = [accuracy_estimate(seed_outcomes(r, "robust", seeds)) for r in (t, o, s)]
+            d1 = difference_estimate(seed_outcomes(o, "robust", seeds), seed_outcomes(t, "robust", seeds))
+            d2 = difference_estimate(seed_outcomes(s, "robust", seeds), seed_outcomes(o, "robust", seeds))
+            # no "share of the gap": a ratio of two noisy differences, with no interval of its own
+            lines.append(f"| {n} | `{oracle_name}` | {lv[0].pct()} | {lv[1].pct()} | {lv[2].pct()} | {d1.pct()} | "
+                         f"{d2.pct()} | {len(seeds)} |")
     return lines + [""]
 
 
@@ -138,4 +145,99 @@ def blocks_section(rows: dict, full: dict, family: dict) -> list[str]:
             s = sorted(r["seeds"])
             lines.append(f"| `{c}` | {s} | {per_seed_percent(r, 'robust', s)} | {accuracy_estimate(seed_outcomes(r, 'robust', s)).pct()} |")
         lines.append("")
+    return lines
+
+
+def screen_section(agg, family: dict, screen: str, full: str) -> list[str]:
+    """How far the quick screen and the full protocol disagree, model by model: their robust accuracies on the
+    seeds both evaluated, and example by example on the examples both evaluated (the screen's subset is the first
+    of the full protocol's fixed order, so every screened example is also in the full protocol's)."""
+    quick, fuller = _rows(agg, screen), _rows(agg, full)
+    names: list[str] = []
+
+    def collect(v):
+        if isinstance(v, str):
+            if v not in names:
+                names.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+
+    collect(family.get("roles", {}))
+    collect(family.get("oracle", {}))
+    body = []
+    totals = [0, 0, 0]
+    for name in names:
+        q, f = quick.get(name), fuller.get(name)
+        if q is None or f is None:
+            continue
+        seeds = sorted(set(q["seeds"]) & set(f["seeds"]))
+        if not seeds:
+            continue
+        qe = accuracy_estimate(seed_outcomes(q, "robust", seeds))
+        fe = accuracy_estimate(seed_outcomes(f, "robust", seeds))
+        missed = extra = shared = 0
+        for s in seeds:
+            qi, fi = q["seeds"].index(s), f["seeds"].index(s)
+            by_index = dict(zip(f["index"][fi], f["robust_outcomes"][fi]))
+            for i, r in zip(q["index"][qi], q["robust_outcomes"][qi]):
+                if i in by_index:
+                    shared += 1
+                    missed += int(r == 1 and by_index[i] == 0)
+                    extra += int(r == 0 and by_index[i] == 1)
+        totals = [totals[0] + missed, totals[1] + extra, totals[2] + shared]
+        body.append(f"| `{name}` | {len(seeds)} | {qe.pct()} | {fe.pct()} | {100 * (fe.mean - qe.mean):+.1f} | "
+                    f"{missed} | {extra} | {shared} |")
+    if not body:
+        return []
+    return [f"### The quick screen against the full protocol ({family['name']})", "",
+            f"Robust accuracy under `{screen}` and `{full}` on the seeds both evaluated; then example by example on "
+            "the examples both evaluated (every example of the screen's subset is in the full protocol's), summed over "
+            "those seeds: robust under the screen but broken by the full protocol (what the screen missed), and the "
+            "reverse (the screen's attacks found what the full protocol's did not, their random draws differ).", "",
+            "| model | seeds | quick robust | full robust | full - quick (points) | screen missed | full missed | "
+            "examples compared |", "|---|---|---|---|---|---|---|---|", *body,
+            f"| all | | | | | {totals[0]} | {totals[1]} | {totals[2]} |", ""]
+
+
+def front_section(family: dict, results_root) -> list[str]:
+    """Claim (c)'s LwF front on validation data, from the front entry's tuning record: every setting's clean and
+    robust accuracy (mean over the tuning seeds), the floor the rule fixed in advance sets (the linear head's
+    validation clean accuracy), and the setting it selected."""
+    import json
+    from pathlib import Path
+
+    from benchmark.results import tuning_record_file
+
+    front = (family.get("roles") or {}).get("lwf_front")
+    if not front:
+        return []
+    path = tuning_record_file(Path(results_root), front)
+    if not path.is_file():
+        return [f"### LwF's front ({family['name']})", "",
+                f"Not tuned yet: `python -m benchmark tune --model {front}` (the rule is fixed above).", ""]
+    rec = json.loads(path.read_text())
+    floor = rec.get("clean_floor") or {}
+    seeds = rec.get("tuning_seeds", [rec.get("seed", 0)])
+    lines = [f"### LwF's front ({family['name']}): the settings on validation data", "",
+             f"Each setting trained on seeds {', '.join(map(str, seeds))} and scored on the validation split carved from "
+             f"the target's training data ({rec['validation']['n_examples']} examples; robust: PGD-20 with the CE and "
+             "CW-margin losses, worst case), mean over those seeds. The rule fixed in advance: the most robust setting "
+             + (f"among those at least as accurate as `{floor['entry']}`'s selection ({100 * floor['clean']:.1f}% "
+                "clean, tuned on the same seeds)" if floor else "") + "; selected in bold.", "",
+             "| " + " | ".join(rec["grid"]) + " | validation clean (%) | validation robust (%) | eligible |",
+             "|" + "---|" * (len(rec["grid"]) + 3)]
+    for c in rec["configs"]:
+        ok = not floor or c["clean"] >= floor["clean"] - 1e-9
+        cells = [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in c["values"].values()]
+        mark = "**" if c["values"] == rec["selected"] else ""
+        lines.append("| " + " | ".join(f"{mark}{x}{mark}" for x in cells) +
+                     f" | {100 * c['clean']:.1f} | {100 * c['robust']:.1f} | {'yes' if ok else 'no'} |")
+    budget = rec.get("budget")
+    lines += ["", f"Its tuning budget: {budget} trainings ({len(rec['configs'])} settings x {len(seeds)} seeds), against "
+                  f"4 x {len(seeds)} for the linear head and natural fine-tuning (learning rate x epochs): the front "
+                  "is what the analysis fixed in advance asks, and LwF gets the larger budget.", ""]
     return lines

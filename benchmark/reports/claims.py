@@ -8,8 +8,10 @@ study's `claims` section (studies/*.yaml), read through benchmark.studies.famili
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from benchmark.reports.frame import per_seed_percent, seed_outcomes
+
+from benchmark.reports.frame import NOT_LEARNED_RULE, did_not_learn, per_seed_percent, seed_outcomes
 from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, contrast_estimate, difference_estimate, holm, \
     p_value
 
@@ -230,13 +232,34 @@ def claim_b(rows, roles, readings: tuple[str, ...] = ("steps",), verdict: str = 
     return c
 
 
+def lwf_role(rows, roles) -> tuple[str, str | None]:
+    """The LwF entry claim (c) tests: the analysis' front (`lwf_front`) once it has the fixed seeds under these
+    records' protocol, else the LwF selected from the study's own grid; and a note saying which and why."""
+    lwf, front = roles["lwf"], roles.get("lwf_front")
+    if not front:
+        return lwf, None
+    need = getattr(rows, "need", None) or MIN_SEEDS
+    row = rows.get(front)
+    have = 0 if row is None else len(row["seeds"])
+    if have >= need:
+        setting = f"the {row['lwf_distance']} penalty at lambda {row['lwf_lambda']:g}" if row is not None and \
+            row.get("lwf_lambda") == row.get("lwf_lambda") else "its selection"
+        return front, (f"LwF here is `{front}`, the front's setting selected on validation as the analysis fixed in "
+                       f"advance says ({setting}); `{lwf}`, selected from the study's grid, is in the tables below")
+    return lwf, (f"LwF here is `{lwf}`, selected from the study's own grid: the analysis' front (`{front}`) has "
+                 f"{have} of its {need} seeds evaluated under this protocol")
+
+
 def claim_c(rows, roles) -> Claim:
     c = Claim("c", "LwF fine-tuning beats natural fine-tuning in robust accuracy and the linear head in clean "
                    "accuracy.")
-    est, seeds, cnt = diff(rows, roles["lwf"], roles["finetune"])
-    c.tests.append(Test(f"robust({roles['lwf']}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **cnt))
-    est, seeds, cnt = diff(rows, roles["lwf"], roles["linear"], "clean")
-    c.tests.append(Test(f"clean({roles['lwf']}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds, **cnt))
+    lwf, note = lwf_role(rows, roles)
+    est, seeds, cnt = diff(rows, lwf, roles["finetune"])
+    c.tests.append(Test(f"robust({lwf}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **cnt))
+    est, seeds, cnt = diff(rows, lwf, roles["linear"], "clean")
+    c.tests.append(Test(f"clean({lwf}) - clean({roles['linear']}) > 0", est, +1, per_seed=seeds, **cnt))
+    if note:
+        c.notes.append(note)
     return c
 
 
@@ -255,12 +278,39 @@ def claim_d(rows, roles, max_cost_ratio: float = 0.2) -> Claim:
             c.tests.append(Test(f"n={n}: cost({pair['transfer']}) / cost({pair['scratch']}) <= {max_cost_ratio:g}",
                                 fixed, -1, max_cost_ratio, per_seed=f"{ratio:.4f} (passes are counted exactly)",
                                 exact=True))
+            src = rows.get(roles.get("source", ""))
+            if src is not None and src["cost"] and src["cost"] == src["cost"]:
+                # the claim is about a source one already has; a user who must train it pays for it too
+                total = (t["cost"] + src["cost"]) / s["cost"]
+                c.notes.append(f"n={n}: with the source's own training counted ({roles['source']}, "
+                               f"{src['cost']:.3g} passes), the transfer costs {total:.3g} times adversarial "
+                               f"training from scratch (the test above counts the transfer alone: the paper's "
+                               "setting, a robust source already at hand)")
         for extra in pair.get("also", []):
             est, seeds, cnt = diff(rows, extra, pair["scratch"])
             if est is not None:
                 c.notes.append(f"n={n}: {extra} - {pair['scratch']}: {est.pct()} points (reported, not part of the "
                                "verdict)")
     return c
+
+
+def failure_notes(rows, claim: Claim) -> list[str]:
+    """For each entry a claim's tests use: the seeds that did not learn, as a failure rate beside the mean."""
+    names = []
+    for t in claim.tests:
+        for name in re.findall(r"(?:robust|clean|cost)\(([^)]+)\)", t.text):
+            if name not in names:
+                names.append(name)
+    out = []
+    for name in names:
+        row = rows.get(name)
+        if row is None:
+            continue
+        failed = did_not_learn(row, sorted(row["seeds"]))
+        if failed:
+            out.append(f"`{name}`: {len(failed)} of {len(row['seeds'])} seeds did not learn (seeds "
+                       f"{', '.join(map(str, failed))}: {NOT_LEARNED_RULE}); the mean and its interval count them")
+    return out
 
 
 def verdict_protocol(agg, family: dict, screen: str) -> str:
@@ -294,6 +344,8 @@ def evaluate_claims(agg, config: dict) -> list[tuple[dict, list[Claim]]]:
         claims = [claim_a(rows, roles),
                   claim_b(rows, roles, tuple(analysis.get("b_readings", ["steps"])), analysis.get("b_verdict", "steps")),
                   claim_c(rows, roles), claim_d(rows, roles)]
+        for claim in claims:
+            claim.notes += failure_notes(rows, claim)
         if analysis.get("multiple_comparisons") == "holm":
             tests = [t for c in claims for t in c.tests if t.decides and t.p is not None]
             for t, adj in zip(tests, holm([t.p for t in tests])):
@@ -332,10 +384,11 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                       "if all are, inconclusive otherwise.")
         lines += _analysis_text(results)
     if results:
-        summary = ["| claim | " + " | ".join(f"{f['name']} ({f.get('pair', '')}; {f.get('seeds', '?')} seeds)"
-                                             for f, _ in results) + " |", "|---|" + "---|" * len(results)]
+        summary = ["| claim | " + " | ".join(f"{f['name']} ({f.get('pair', '')}; {f.get('seeds', '?')} seeds; "
+                                             f"`{f.get('verdict_protocol', protocol)}`)" for f, _ in results) + " |",
+                   "|---|" + "---|" * len(results)]
         for i, claim in enumerate(results[0][1]):
-            cells = [f"**{c[i].verdict}**" for _, c in results]
+            cells = [f"**{c[i].verdict}**{depends_on(c[i])}" for _, c in results]
             summary.append(f"| ({claim.key}) {claim.statement} | " + " | ".join(cells) + " |")
         lines += summary + [""]
     by_family = {id(f): c for f, c in results}
@@ -356,9 +409,34 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
             if claim.notes:
                 lines.append("")
         if agg is not None:
+            full = (family.get("analysis") or {}).get("protocol")
+            if claims:
+                lines += analysis.front_section(family, config.get("results_root") or _project_results())
+            if claims and full and full != protocol:
+                lines += analysis.screen_section(agg, family, protocol, full)
             lines += analysis.family_sections(agg, family, claims, config, protocol, (plots or {}).get(family["name"]))
             lines += comparisons_section(agg, family, protocol)
     return "\n".join(lines)
+
+
+def depends_on(claim: Claim) -> str:
+    """What a verdict turns on, for the summary table: (b) the other reading's verdict, (c) which LwF it tested."""
+    if claim.key == "b":
+        other = [t for t in claim.tests if not t.decides and t.estimate is not None]
+        if other:
+            return f" (step by step; as a trend: {other[0].verdict})"
+    if claim.key == "c":
+        tested = re.match(r"robust\(([^)]+)\)", claim.tests[0].text) if claim.tests else None
+        if tested:
+            front = any("the front's setting selected" in n for n in claim.notes)
+            return f" (LwF: {'the front' if front else 'the grid'}'s `{tested.group(1)}`)"
+    return ""
+
+
+def _project_results():
+    from benchmark.paths import project_results_dir
+
+    return project_results_dir()
 
 
 def _analysis_text(results) -> list[str]:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.reports.frame import seed_outcomes
+from benchmark.reports.frame import did_not_learn, seed_outcomes
 from benchmark.stats import MIN_SEEDS, Estimate, accuracy_estimate, difference_estimate
 
 
@@ -29,6 +29,7 @@ class Point:
     cost: float | None            # forward+backward passes per training run (mean over seeds)
     seeds: list[int]
     note: str = ""
+    failed: int = 0               # seeds that did not learn (clean accuracy near chance)
 
 
 @dataclass
@@ -79,7 +80,8 @@ def curves(rows: dict, family: dict, seed_limit: int | None = None,
             cost = row.get("cost")
             points.append(Point(arm, size, name, _size_value(row, size), accuracy_estimate(seed_outcomes(row, "robust", seeds)),
                                 accuracy_estimate(seed_outcomes(row, "clean", seeds)),
-                                None if cost is None or cost != cost else float(cost), seeds, note))
+                                None if cost is None or cost != cost else float(cost), seeds, note,
+                                len(did_not_learn(row, seeds))))
         if points:
             out[arm] = points
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmark.errors import BenchmarkError
 
 
@@ -28,11 +30,16 @@ def records_frame(roots=None, include_sweeps: bool = False):
     """Every record, one row per seed, with the per-example outcomes kept for statistics."""
     import pandas as pd
 
+    from benchmark.evaluation.entry import split_outcomes
     from benchmark.results import load_records
 
     rows = []
     labels: dict[str, str] = {}
     current: dict[str, int | None] = {}
+    from benchmark.paths import project_results_dir
+
+    root = project_results_dir() if roots is None else ([roots] if isinstance(roots, (str, Path)) else list(roots))[0]
+    losses: dict = {}
     for r in load_records(roots, include_sweeps):
         proto = r["protocol"]["name"]
         if proto not in current:
@@ -53,7 +60,9 @@ def records_frame(roots=None, include_sweeps: bool = False):
             "strategy": e.get("strategy"), "family": labels[name], "n_per_class": e.get("n_per_class", "all"),
             "k": recipe.get("k"), "lwf_lambda": recipe.get("lwf_lambda"),
             "lwf_distance": recipe.get("lwf_distance", "l2sq" if e.get("strategy") == "lwf" else None), "train_eps": recipe.get("eps", e.get("eps")),
-            "clean": r["clean_accuracy"], "robust": r["robust_accuracy"], "n_examples": r["n_examples"],
+            # a clean accuracy on the whole test split (protocols with `clean_split`) replaces the subset's
+            "clean": (r.get("clean_test_split") or {}).get("accuracy", r["clean_accuracy"]),
+            "robust": r["robust_accuracy"], "n_examples": r["n_examples"],
             "cost": (training.get("cost") or {}).get("fb_passes"), "train_seconds": training.get("wall_seconds"),
             "n_train": training.get("n_train"), "n_classes": n_classes,
             "eval_seconds": r.get("seconds"), "date": r["date"][:10],
@@ -62,7 +71,10 @@ def records_frame(roots=None, include_sweeps: bool = False):
             "square_attacked": (r.get("guards") or {}).get("square_attacked"),
             "square_broken": (r.get("guards") or {}).get("square_broken"),
             "pgd_2x_eps": ((r.get("guards") or {}).get("pgd_by_eps") or {}).get("2x"),
-            "clean_outcomes": r["per_example"]["clean_correct"], "robust_outcomes": r["per_example"]["robust"],
+            "clean_outcomes": split_outcomes(r) or r["per_example"]["clean_correct"],
+            "robust_outcomes": r["per_example"]["robust"], "index": r["per_example"]["index"],
+            "final_loss": losses.setdefault((name, r.get("seed", 0)), final_loss(root, name, r.get("seed", 0))
+                                            if (r.get("weights") or {}).get("origin") == "published" else None),
             "weights": (r.get("weights") or {}).get("origin", "?"),
             "weights_file": (r.get("weights") or {}).get("file") if (r.get("weights") or {}).get("origin") ==
             "published" else None, "sha256": (r.get("weights") or {}).get("sha256"),
@@ -77,6 +89,50 @@ def seed_outcomes(row, what: str, seeds: list[int]) -> list[list[int]]:
     """An aggregated row's per-example outcomes (`what`: "clean" or "robust") of these seeds, in their order."""
     by_seed = dict(zip(row["seeds"], row[f"{what}_outcomes"]))
     return [by_seed[s] for s in seeds]
+
+
+# a seed "did not learn" when its training ended at the loss of a uniform guess: a final training loss of at least
+# this share of ln(classes) (over the committed runs the others end below 0.7 ln C, the failed ones at 0.996-1.0);
+# where the loss is not plain cross-entropy (LwF adds its penalty) or no training record is at hand, when its
+# clean accuracy is within NOT_LEARNED_MARGIN of chance
+NOT_LEARNED_LOSS = 0.9
+NOT_LEARNED_MARGIN = 0.10
+NOT_LEARNED_RULE = (f"its training ended at the loss of a uniform guess (final training loss at least "
+                    f"{NOT_LEARNED_LOSS:g} ln C), or, for LwF, its clean accuracy is within "
+                    f"{100 * NOT_LEARNED_MARGIN:.0f} points of chance")
+
+
+def did_not_learn(row, seeds: list[int]) -> list[int]:
+    """The seeds that failed to learn (NOT_LEARNED_RULE): reported as a failure rate beside the mean rather than
+    hidden in it."""
+    import math
+
+    classes = max(int(row.get("n_classes") or 1), 2)
+    losses = dict(zip(row["seeds"], row.get("final_loss") or [None] * len(row["seeds"])))
+    out = []
+    for s, o in zip(seeds, seed_outcomes(row, "clean", seeds)):
+        loss = losses.get(s)
+        if row.get("strategy") != "lwf" and loss is not None and loss == loss:
+            failed = loss >= NOT_LEARNED_LOSS * math.log(classes)
+        else:
+            failed = sum(o) / len(o) <= 1.0 / classes + NOT_LEARNED_MARGIN
+        if failed:
+            out.append(s)
+    return out
+
+
+def final_loss(root, model: str, seed: int) -> float | None:
+    """The last epoch's training loss of published weights, from their training record beside the records."""
+    import json
+    from pathlib import Path
+
+    from benchmark.results import training_record_file
+
+    path = training_record_file(Path(root), model, seed)
+    if not path.is_file():
+        return None
+    history = json.loads(path.read_text()).get("history") or []
+    return history[-1].get("loss") if history else None
 
 
 def per_seed_percent(row, what: str, seeds: list[int]) -> str:
@@ -113,6 +169,8 @@ def aggregate(df):
                                for a, b, p, f in zip(g["square_attacked"], g["square_broken"], g["pgd_2x_eps"],
                                                      g["flags"])],
             "clean_outcomes": list(g["clean_outcomes"]), "robust_outcomes": list(g["robust_outcomes"]),
+            "index": list(g["index"]),  # per seed: the test-set index of each robust outcome
+            "final_loss": [None if v is None or v != v else float(v) for v in g["final_loss"]],
             "weights_files": [{"seed": int(s), "file": f, "sha256": h}
                               for s, f, h in zip(g["seed"], g["weights_file"], g["sha256"]) if f],
         })

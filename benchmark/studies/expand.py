@@ -22,6 +22,7 @@ from typing import get_type_hints
 from benchmark.errors import BenchmarkError
 from benchmark.studies.spec import ArmSpec, Study
 
+TUNING_DEFAULTS = {"seeds": 1, "clean_at_least": None}   # tuning fields an entry file leaves out when default
 INHERITED_NOTE = " Hyperparameters: those selected at n={nearest} (not tuned at this size)."
 
 
@@ -125,11 +126,24 @@ class Expander:
             grid[field_name] = list(values)
         return grid
 
-    def _selection(self, name: str, grid: dict) -> dict | None:
-        """The selection recorded in the entry's file, while it was made for this grid."""
+    def _selection(self, name: str, spec: dict) -> dict | None:
+        """The selection recorded in the entry's file, while it was made for this grid, these tuning seeds and
+        this clean floor."""
         old = self.existing.get(name) or {}
         tuning = old.get("tuning") or {}
-        return tuning.get("selected") if tuning.get("grid") == grid else None
+        same = all(tuning.get(k, TUNING_DEFAULTS.get(k)) == spec.get(k, TUNING_DEFAULTS.get(k))
+                   for k in ("grid", *TUNING_DEFAULTS))
+        return tuning.get("selected") if same else None
+
+    def tuning_spec(self, key: str, size, grid: dict) -> dict:
+        """What an entry's file says of its tuning, before the selection (defaults left out)."""
+        spec = self.study.arm(key).tuning
+        out = {"grid": grid, "criterion": spec.criterion}
+        if spec.seeds != 1:
+            out["seeds"] = spec.seeds
+        if spec.clean_at_least is not None:
+            out["clean_at_least"] = self.entry_name(spec.clean_at_least, size)
+        return out
 
     def made(self, key: str, size) -> _Made:
         """The recipe of arm `key` at `size` (memoized)."""
@@ -154,7 +168,7 @@ class Expander:
                 tuned = self._tuned_sizes(arm)
                 if size in tuned:
                     result.grid = self._grid(key, arm, base)
-                    result.selected = self._selection(name, result.grid)
+                    result.selected = self._selection(name, self.tuning_spec(key, size, result.grid))
                     if result.selected:
                         result.recipe = {**base, **result.selected}
                 else:
@@ -257,8 +271,7 @@ class Expander:
                 d.update({"n_per_class": size, "head": dict(root.head or {"type": "linear"}),
                           "seeds": list(range(seeds)), "recipe": made.recipe})
                 if made.grid is not None:
-                    tuning_spec = arm.tuning
-                    d["tuning"] = {"grid": made.grid, "criterion": tuning_spec.criterion}
+                    d["tuning"] = self.tuning_spec(key, size, made.grid)
                     if made.selected:
                         d["tuning"]["selected"] = made.selected
                 d.update({"reference": arm.reference or study.reference, "description": desc, "suites": list(suites)})

@@ -256,8 +256,14 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
         run_seeds = [s for s in e.seeds if seeds is None or s in seeds]
         waits: list[str] = []
         if not override and e.tuning is not None and e.tuning.selected is None:
-            first = e.seeds[0]
-            waits.append(add(Job("tune", e.name, after=src_key(e, first))))
+            after = [k for s in e.seeds[:e.tuning.seeds] for k in src_key(e, s)]
+            floor = e.tuning.clean_at_least  # its selection's validation clean accuracy comes first
+            if floor in entries and entries[floor].tuning is not None and entries[floor].tuning.selected is None:
+                if f"tune:{floor}" not in jobs and floor not in mine:
+                    add(Job("tune", floor, after=[k for s in entries[floor].seeds[:entries[floor].tuning.seeds]
+                                                  for k in src_key(entries[floor], s)]))
+                after.append(f"tune:{floor}")
+            waits.append(add(Job("tune", e.name, after=after)))
         if not override and p.inherits and entries[p.inherits].tuning is not None and \
                 entries[p.inherits].tuning.selected is None:
             key = f"tune:{p.inherits}"
@@ -370,7 +376,8 @@ class Projector:
         task = get_task(entry.task, relative_to=entry.folder)
         n_val = (task.validation.n_per_class * task.n_classes) if task.validation else 0
         scoring = n_val * VALIDATION_STEPS * len(VALIDATION_ATTACKS) * self.fb_seconds(entry)
-        return sum(self.train_seconds(entry, base.with_values(**c)) + scoring for c in grid_configs(entry.tuning))
+        return entry.tuning.seeds * sum(self.train_seconds(entry, base.with_values(**c)) + scoring
+                                        for c in grid_configs(entry.tuning))
 
     def fb_seconds(self, entry) -> float:
         """Seconds of one forward+backward pass of one example of the entry's architecture, measured here."""

@@ -68,6 +68,8 @@ class TuningSpec:
 
     grid: dict[str, Any]
     criterion: Literal["robust", "clean"] = "robust"
+    seeds: int = field(default=1, metadata=check_field(_seeds_ok))   # tuning seeds, their scores averaged
+    clean_at_least: str | None = None     # an arm: only settings at least as accurate on validation as its selection
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class ClaimsSpec:
 
     roles: dict[str, Any]
     seeds: int | None = field(default=None, metadata=check_field(_seeds_ok))
-    oracle: dict[int, str] = field(default_factory=dict)
+    oracle: dict[int, str | list[str]] = field(default_factory=dict)   # n -> oracle entries (one row each)
     analysis: AnalysisSpec | None = None
 
 
@@ -280,6 +282,12 @@ def check_study(study: Study, where: str) -> None:
                 raise BenchmarkError(f"{where}: field '{f}.like' names the arm itself")
             if arm.tuning is not None:
                 _check_grid(arm.tuning, where, f)
+                floor = arm.tuning.clean_at_least
+                if floor is not None and floor not in study.arms:
+                    raise BenchmarkError(f"{where}: field '{f}.tuning.clean_at_least' names {floor!r}, which is not an "
+                                         "arm of this study")
+                if floor == key:
+                    raise BenchmarkError(f"{where}: field '{f}.tuning.clean_at_least' names the arm itself")
             if isinstance(arm.description, dict):
                 bad = set(arm.description) - {"all", "n"}
                 if bad:

@@ -192,7 +192,7 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
     data = load_split(task, True, opts.data_dir)
     val = task.validation
     idx = training_subset(data.labels, entry.n, seed, val.n_per_class if val else None, val.seed if val else 0,
-                          getattr(data, "class_names", None))
+                          getattr(data, "class_names", None), task.pool)
     labels, n = data.labels[idx], idx.numel()
     source_data = BatchSource(data, idx, device, opts.workers)
 

@@ -49,6 +49,11 @@ class Tuning:
 
     grid: dict[str, list]
     criterion: Literal["robust", "clean"] = "robust"
+    # the entry's first `seeds` seeds each train every configuration; their validation scores are averaged
+    seeds: int = field(default=1, metadata=check_field(positive))
+    # a floor on validation clean accuracy: this entry's (its tuning record's selection, same tuning seeds);
+    # configurations below it are not eligible (the most accurate one is taken when none reaches it)
+    clean_at_least: str | None = None
     selected: dict | None = None
 
 
@@ -155,8 +160,10 @@ class ZooEntry:
             d["weights"] = [{"seed": w.seed, **non_default(w)} for w in self.weights]
         else:
             d.pop("weights")
-        if self.tuning is not None and self.tuning.selected is None:
-            d["tuning"].pop("selected")
+        if self.tuning is not None:
+            for key, default in (("selected", None), ("seeds", 1), ("clean_at_least", None)):
+                if d["tuning"][key] == default:  # written only where set: older files stay as they are
+                    d["tuning"].pop(key)
         order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "provider", "source",
                  "source_sha256", "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization",
                  "reference", "description", "suites", "override")
