@@ -117,7 +117,13 @@ def accuracy_estimate(outcomes_per_seed: list[list[int]], level: float = 0.95) -
     """An accuracy over seeds from per-example 0/1 outcomes (one list per seed, same examples); the interval is
     clipped to [0, 1]."""
     per_seed = [sum(o) / len(o) for o in outcomes_per_seed]
-    est = combine(per_seed, sampling_variance(outcomes_per_seed, (1, 1, 0, 0)), level)
+    if len({len(o) for o in outcomes_per_seed}) == 1:
+        sampling = sampling_variance(outcomes_per_seed, (1, 1, 0, 0))
+    else:  # seeds evaluated on different examples (another --n): no two-way table; the binomial of the fewest
+        n = min(len(o) for o in outcomes_per_seed)
+        p = (sum(per_seed) / len(per_seed) * n + 2) / (n + 4)
+        sampling = p * (1 - p) / (n + 4)
+    est = combine(per_seed, sampling, level)
     return Estimate(est.mean, max(0.0, est.low), min(1.0, est.high), est.sd, est.n_seeds, est.se, est.df)
 
 

@@ -160,3 +160,8 @@ def test_a_level_at_zero_keeps_an_interval_and_one_seed_is_the_binomial():
     assert zero.low == 0.0 and 0.005 < zero.high < 0.02
     half = accuracy_estimate([[i % 2 for i in range(1000)]])
     assert half.half_width == pytest.approx(1.96 * math.sqrt(0.25 / 1000), rel=0.02)
+
+
+def test_seeds_on_different_numbers_of_examples_still_get_an_interval():
+    est = accuracy_estimate([[1, 0] * 15, [1, 1, 0, 0] * 5])
+    assert 0 < est.low < est.mean < est.high < 1

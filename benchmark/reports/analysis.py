@@ -48,10 +48,20 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
                                                              for t, v in by_tuned.items()) +
                             "), so a step in a curve between a size and the next can come from the change of "
                             "hyperparameters as much as from the data." if by_tuned else "")
+            source = rows.get((family.get("roles") or {}).get("source", ""))
+            scratch = rows.get(datasize.entry_at(ds_config, ds_config["baseline"], 100) or "")
+            cost_text = ""
+            if source is not None and source["cost"] and source["cost"] == source["cost"]:
+                # adversarial fine-tuning and the frozen-feature transfers start from a source someone trained
+                ratio = (f", {source['cost'] / scratch['cost']:.3g} times adversarial training from scratch at 100 "
+                         "per class" if scratch is not None and scratch["cost"] else "")
+                cost_text = (f" A transfer's training cost counts the transfer alone: the robust source's own "
+                             f"training (`{source['model']}`) costs {source['cost']:.3g} passes{ratio}, paid once for "
+                             "every transfer from it.")
             failed_text = (f" \"k failed\": k of the seeds did not learn ({NOT_LEARNED_RULE}); the mean counts "
                            "them." if failures else "")
             lines += ["", "Robust accuracy (%), mean [95% interval] (seeds); the plot has clean accuracy and training "
-                          "cost." + (f" {caption}" if caption else "") + inherit_text + failed_text +
+                          "cost." + (f" {caption}" if caption else "") + inherit_text + cost_text + failed_text +
                       (f" Left out until they have {datasize.MIN_SEEDS} seeds (an interval from fewer would hold "
                        "only the evaluation subset's sampling error): " + ", ".join(too_few) + "." if too_few else ""),
                       ""]
