@@ -136,3 +136,33 @@ def test_the_front_section_shows_every_setting_the_floor_and_the_selection(tmp_p
     assert "| l1 | 1 | 85.0 | 40.0 | no |" in lines                    # more robust, but below the floor
     assert any("at least as accurate as `lin`'s selection (90.0% clean" in line for line in lines)
     assert "Not tuned yet" in front_section({"name": "f", "roles": {"lwf_front": "other"}}, tmp_path)[2]
+
+
+def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_three_seeds(monkeypatch):
+    """While the verdicts still come from the screen, the claims are also computed under the analysis' protocol on
+    the seeds it has (provisional): every role needs three, and (c) tests the LwF the screen's verdict tested."""
+    import pandas as pd
+
+    from benchmark.reports import claims as cl
+
+    def rec(model, seeds):
+        return {"protocol": "full", "model": model, "seeds": seeds, "robust_outcomes": [[1]] * len(seeds),
+                "clean_outcomes": [[1]] * len(seeds)}
+
+    seen = {}
+    monkeypatch.setattr(cl, "_family_claims", lambda rows, family, roles: seen.setdefault("roles", roles) and ["ok"])
+    family = {"seeds": 10, "verdict_protocol": "quick", "analysis": {"protocol": "full"},
+              "roles": {"linear": "lin", "lwf": "lwf", "lwf_front": "front", "low_data": {10: {"transfer": "t10",
+                                                                                           "also": ["x"]}}}}
+    screen = [cl.Claim("a", ""), cl.Claim("b", ""), cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0",
+                                                                                      None, +1)])]
+    agg = pd.DataFrame([rec("lin", [0, 1, 2, 3]), rec("front", [0, 1, 2]), rec("t10", [0, 1])])
+    prov = cl.provisional_full(agg, family, screen)
+    assert prov["seeds"] == 2 and prov["short"] == ["t10"] and "claims" not in prov
+    lines = cl.provisional_section({**family, "name": "f", "provisional_full": prov})
+    assert "Not yet: fewer than 3 seeds under `full` of `t10` (2)." in lines
+    agg = pd.DataFrame([rec("lin", [0, 1, 2, 3]), rec("front", [0, 1, 2]), rec("t10", [0, 1, 2])])
+    prov = cl.provisional_full(agg, family, screen)
+    assert prov["seeds"] == 3 and prov["claims"] == ["ok"] and prov["screen_claims"] == ["ok"]
+    assert seen["roles"]["lwf"] == "front" and "lwf_front" not in seen["roles"]      # the LwF the screen tested
+    assert cl.provisional_full(agg, {**family, "verdict_protocol": "full"}, screen) is None   # switched: nothing beside

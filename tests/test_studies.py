@@ -65,7 +65,7 @@ def test_embedded_studies_expand_to_the_committed_entries_byte_for_byte():
 def test_embedded_study_has_nothing_left_to_do(capsys):
     assert main(["study", "plan", "fmnist", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["entries"] == 111 and plan["left"] == 0 and plan["jobs"] == [] and plan["entry_files_to_write"] == []
+    assert plan["entries"] == 125 and plan["left"] == 0 and plan["jobs"] == [] and plan["entry_files_to_write"] == []
 
 
 BAD = [
@@ -78,6 +78,10 @@ BAD = [
     ({"arms": {"x": {"strategy": "natural", "suites_at": {10: ["a"]}}}}, r"field 'arms.x.suites_at' names size 10"),
     ({"arms": {"x": {"strategy": "linear", "source": "no_such_entry"}}}, r"'arms.x.source' names 'no_such_entry'"),
     ({"task": None}, "give exactly one of 'task'"),
+    ({"arms": {"x": {"strategy": "natural", "sizes": [10], "tuning": {"grid": {"lr": [0.1]}, "seeds": {25: 2}}}}},
+     r"field 'arms.x.tuning.seeds' names size 25"),
+    ({"arms": {"x": {"strategy": "natural", "tuning": {"grid": {"lr": [0.1]}, "seeds": 0}}}},
+     r"field 'arms.x.tuning.seeds' must be a positive number"),
 ]
 
 
@@ -364,3 +368,27 @@ def test_a_plugin_strategy_is_compared_in_a_study(home, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "train:tiny_mine_n10:0 ok" in out and "evaluate:tiny_mine_n10:0 ok" in out
     assert yaml.safe_load((home / "home" / "entries" / "tiny_mine_n10.yaml").read_text())["strategy"] == "my_method"
+
+
+def test_a_study_of_a_folder_runs_end_to_end_to_its_plot_and_page(home, capsys):
+    """`study --data FOLDER --source SOURCE`: the default study of a folder of images written, planned, run and
+    reported in one command, down to the data-size plot and the page (a folder's task is a file: its plot's name
+    must not be a path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fmnist_to_png", ROOT / "tools" / "fmnist_to_png.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    folder = home / "shoes"
+    tool.write(folder, train_per_class=20, val_per_class=10, classes=["sandal", "sneaker"])
+    protocol = home / "tiny-linf.yaml"
+    protocol.write_text(yaml.safe_dump(TINY_PROTOCOL))
+    assert main(["study", "--data", str(folder), "--source", "fmnist_cnn_src_robust", "--sizes", "5", "10",
+                 "--seeds", "1", "--arms", "linear", "--no-tuning", "--protocol", str(protocol),
+                 "--no-measure", "--lanes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "projected on this cpu" in out.split("start ")[0] and "finished 4 jobs" in out
+    report = home / "home" / "studies" / "shoes" / "report"
+    plots = sorted(p.name for p in (report / "plots").glob("*.png"))
+    assert plots and all("/" not in p and "yaml" not in p for p in plots), plots
+    assert (report / "claims.md").is_file() and (report / "index.html").is_file()

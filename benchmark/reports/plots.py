@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "8"]
@@ -100,6 +101,9 @@ def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
     transfers = agg[(agg.protocol == protocol) & (agg.source != "-")]
     for task in sorted(set(transfers.task.astype(str))):
         g = agg[(agg.protocol == protocol) & (agg.task.astype(str) == task)].copy()
+        # a folder study's task is a file (tasks/study-NAME.yaml): the plot is named by its stem, never by a path
+        name = Path(task).stem if task.endswith((".yaml", ".yml")) else task
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         g["n"] = [per_class_size(r) for _, r in g.iterrows()]
         g = g[g.n == g.n]
         main_source = g.source[g.source != "-"].mode().iloc[0] if (g.source != "-").any() else "-"
@@ -108,8 +112,9 @@ def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
         if series:
             made.append(_robust_and_clean(g.groupby(["series", "n"], as_index=False).first(), series, "n",
                                           "training examples per class (log scale; rightmost = all)",
-                                          f"Accuracy versus target data size on {task} ({protocol})",
-                                          out / f"data_size_{protocol}_{task}.png", log_x=True))
+                                          f"Accuracy versus target data size on {name} ({protocol})",
+                                          out / f"data_size_{re.sub(r'[^A-Za-z0-9._-]+', '_', protocol)}_{slug}.png",
+                                          log_x=True))
     return made
 
 

@@ -83,6 +83,7 @@ def default_study(data: str | Path, source: str, name: str | None = None, seeds:
     study = {"name": name,
              "description": f"The paper's comparison on {info.root} ({len(info.classes)} classes), transferred from "
                             f"{source}: written by `python -m benchmark study --data`; edit it and run it again.",
+             "scope": f"compared on the folder {info.root} ({len(info.classes)} classes) from the source {source}",
              "reference": "Shafahi et al., Adversarially Robust Transfer Learning, ICLR 2020",
              "pair": f"{source} -> {info.root.name}", "data": str(info.root), "architecture": src.architecture,
              "threat_model": proto.threat_model, "eps": eps, "protocol": protocol, "names": f"{name}_{{arm}}",

@@ -139,8 +139,9 @@ class Expander:
         """What an entry's file says of its tuning, before the selection (defaults left out)."""
         spec = self.study.arm(key).tuning
         out = {"grid": grid, "criterion": spec.criterion}
-        if spec.seeds != 1:
-            out["seeds"] = spec.seeds
+        seeds = spec.seeds.get(size, 1) if isinstance(spec.seeds, dict) else spec.seeds
+        if seeds != 1:
+            out["seeds"] = seeds
         if spec.clean_at_least is not None:
             out["clean_at_least"] = self.entry_name(spec.clean_at_least, size)
         return out

@@ -101,6 +101,7 @@ def report_config(study: Study, command: str | None = None, suffix: str = "", pr
     protocol = protocol_name(protocol or study.protocol or members[0].protocol, study)
     return {"study": study.name, "title": study.title, "scope": study.scope or study.description,
             "protocol": protocol, "families": families,
+            "tuned": any(arm.tuning is not None for p in members for arm in p.arms.values()),
             "command": command or f"python -m benchmark study report {study.name}"}
 
 

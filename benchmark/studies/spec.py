@@ -68,7 +68,8 @@ class TuningSpec:
 
     grid: dict[str, Any]
     criterion: Literal["robust", "clean"] = "robust"
-    seeds: int = field(default=1, metadata=check_field(_seeds_ok))   # tuning seeds, their scores averaged
+    # tuning seeds, their scores averaged: one number for every tuned size, or size -> seeds (others: 1)
+    seeds: int | dict[Any, int] = 1
     clean_at_least: str | None = None     # an arm: only settings at least as accurate on validation as its selection
 
 
@@ -282,6 +283,14 @@ def check_study(study: Study, where: str) -> None:
                 raise BenchmarkError(f"{where}: field '{f}.like' names the arm itself")
             if arm.tuning is not None:
                 _check_grid(arm.tuning, where, f)
+                counts = arm.tuning.seeds if isinstance(arm.tuning.seeds, dict) else {None: arm.tuning.seeds}
+                for size, count in counts.items():
+                    if size is not None and size not in arm.sizes:
+                        raise BenchmarkError(f"{where}: field '{f}.tuning.seeds' names size {size!r}, which is not in "
+                                             f"{f}.sizes {arm.sizes}")
+                    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                        raise BenchmarkError(f"{where}: field '{f}.tuning.seeds' must be a positive number of seeds "
+                                             "(or size -> seeds)")
                 floor = arm.tuning.clean_at_least
                 if floor is not None and floor not in study.arms:
                     raise BenchmarkError(f"{where}: field '{f}.tuning.clean_at_least' names {floor!r}, which is not an "
