@@ -189,6 +189,8 @@ def source_strength_table(agg, protocol: str):
     # the family label carries the recipe's key settings (LwF's lambda, k), so a series
     # varies the source alone and the LwF lambda sweep does not pile up at one eps
     t["series"] = [f"{f} [{a}]" for f, a in zip(t.family, t.architecture)]
+    # two entries of one recipe on one source (LwF's front selecting the grid's own setting) are one point
+    t = t.sort_values("model").drop_duplicates(["series", "source"])
     series = sorted(s for s, part in t.groupby("series")
                     if part.source_eps.nunique() >= 3 and not part.source_eps.duplicated().any())
     return t, series
