@@ -40,10 +40,13 @@ def places(text: str, report: str) -> dict[str, list[tuple]]:
             if not header:
                 header, table = cells, table + 1
                 continue
+            # a row is named by its first cell, or by claim and test where both lead the row
+            row = f"{cells[0]} | {cells[1]}" if header[:2] == ["claim", "test"] else cells[0]
+            row = re.sub(r" \(screen: [a-z ]+\)|^\(([a-d])\) [a-z ]+ \|", lambda m: f"({m.group(1)}) |" if m.group(1) else "", row)
             for col, cell in enumerate(cells):
                 for i, iv in enumerate(" ".join(x.split()) for x in INTERVAL.findall(cell)):
                     name = header[col] if col < len(header) else str(col)
-                    found.setdefault(iv, []).append((report, family, section, table, cells[0], name, i))
+                    found.setdefault(iv, []).append((report, family, section, table, row, name, i))
         else:
             header = []
     return found
