@@ -313,6 +313,19 @@ def failure_notes(rows, claim: Claim) -> list[str]:
     return out
 
 
+def _role_names(roles: dict) -> list[str]:
+    """The entries a family's claim tests use: every role, and the low-data pairs (their `also` aside)."""
+    names = [n for v in roles.values() for n in (v if isinstance(v, list) else [v]) if isinstance(n, str)]
+    return names + [n for pair in roles.get("low_data", {}).values() for k, n in pair.items() if k != "also"]
+
+
+def _estimate_text(t: Test) -> str:
+    """A test's estimate as the tables show it: the interval, or the exact cost ratio."""
+    if t.estimate is None:
+        return "missing"
+    return t.estimate.pct() if "cost" not in t.text else f"{t.estimate.mean:.4f}"
+
+
 def verdict_protocol(agg, family: dict, screen: str) -> str:
     """The protocol the family's verdicts come from: the analysis' (the full protocol) once every role has its
     records at the fixed seeds, else the study's own (the screen)."""
@@ -320,10 +333,7 @@ def verdict_protocol(agg, family: dict, screen: str) -> str:
     if not wanted or wanted == screen:
         return screen
     rows = _rows(agg, wanted, family.get("seeds"))
-    names = [n for v in family["roles"].values() for n in (v if isinstance(v, list) else [v])
-             if isinstance(n, str)]
-    names += [n for pair in family["roles"].get("low_data", {}).values() for k, n in pair.items()
-              if k != "also"]
+    names = _role_names(family["roles"])
     need = family.get("seeds") or MIN_SEEDS
     return wanted if all(n in rows and len(rows[n]["seeds"]) >= need for n in names) else screen
 
@@ -356,9 +366,7 @@ def provisional_full(agg, family: dict, claims: list[Claim]) -> dict | None:
     if tested:
         roles["lwf"] = tested.group(1)
     roles.pop("lwf_front", None)
-    names = [n for v in roles.values() for n in (v if isinstance(v, list) else [v]) if isinstance(n, str)]
-    names += [n for pair in roles.get("low_data", {}).values() for k, n in pair.items() if k != "also"]
-    have = {n: len(rows[n]["seeds"]) if n in rows else 0 for n in names}
+    have = {n: len(rows[n]["seeds"]) if n in rows else 0 for n in _role_names(roles)}
     k = min(have.values()) if have else 0
     out = {"protocol": full, "seeds": k, "need": family.get("seeds"), "have": have,
            "short": sorted(n for n, c in have.items() if c < MIN_SEEDS)}
@@ -443,9 +451,7 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
             lines += [f"### ({claim.key}) {claim.verdict}", "", claim.statement, "",
                       "| test | estimate (points) [95% interval] | p | per seed (%) | verdict |", "|---|---|---|---|---|"]
             for t in claim.tests:
-                est = "missing" if t.estimate is None else t.estimate.pct() if "cost" not in t.text else \
-                    f"{t.estimate.mean:.4f}"
-                lines.append(f"| {t.text} | {est} | {t.p_text} | {t.per_seed} | {t.label} |")
+                lines.append(f"| {t.text} | {_estimate_text(t)} | {t.p_text} | {t.per_seed} | {t.label} |")
             lines.append("")
             lines += [f"- {n}" for n in claim.notes]
             if claim.notes:
@@ -478,15 +484,10 @@ def provisional_section(family: dict) -> list[str]:
                     f"screen until every role has all {prov['need']} seeds under `{prov['protocol']}`.", "",
                     f"| claim | test | estimate (points) [95% interval] | p | verdict | `{prov['screen']}` on the same "
                     "seeds | its verdict |", "|---|---|---|---|---|---|---|"]
-
-    def est(t):
-        return "missing" if t.estimate is None else t.estimate.pct() if "cost" not in t.text else \
-            f"{t.estimate.mean:.4f}"
-
     for claim, same in zip(prov["claims"], prov["screen_claims"]):
         for t, u in zip(claim.tests, same.tests):
-            lines.append(f"| ({claim.key}) {claim.final} (screen: {same.final}) | {t.text} | {est(t)} | {t.p_text} | "
-                         f"{t.label} | {est(u)} | {u.label} |")
+            lines.append(f"| ({claim.key}) {claim.final} (screen: {same.final}) | {t.text} | {_estimate_text(t)} | "
+                         f"{t.p_text} | {t.label} | {_estimate_text(u)} | {u.label} |")
     return lines + [""]
 
 

@@ -94,6 +94,11 @@ def _series_label(row, main_source: str) -> str:
     return f"{label} [{row['architecture']}]"
 
 
+def _file_part(text: str) -> str:
+    """A name as part of a file name: anything but letters, digits, '.', '_' and '-' becomes '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
 def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
     """Any zoo's data-size plot, one per target task: every strategy with two or more data sizes
     (the embedded suite's own report, with intervals and cost, is benchmark.reports.datasize)."""
@@ -103,7 +108,6 @@ def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
         g = agg[(agg.protocol == protocol) & (agg.task.astype(str) == task)].copy()
         # a folder study's task is a file (tasks/study-NAME.yaml): the plot is named by its stem, never by a path
         name = Path(task).stem if task.endswith((".yaml", ".yml")) else task
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         g["n"] = [per_class_size(r) for _, r in g.iterrows()]
         g = g[g.n == g.n]
         main_source = g.source[g.source != "-"].mode().iloc[0] if (g.source != "-").any() else "-"
@@ -113,7 +117,7 @@ def plot_data_size(agg, out: Path, protocol: str) -> list[Path]:
             made.append(_robust_and_clean(g.groupby(["series", "n"], as_index=False).first(), series, "n",
                                           "training examples per class (log scale; rightmost = all)",
                                           f"Accuracy versus target data size on {name} ({protocol})",
-                                          out / f"data_size_{re.sub(r'[^A-Za-z0-9._-]+', '_', protocol)}_{slug}.png",
+                                          out / f"data_size_{_file_part(protocol)}_{_file_part(name)}.png",
                                           log_x=True))
     return made
 
