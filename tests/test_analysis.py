@@ -98,12 +98,12 @@ def test_claim_c_tests_the_front_only_once_it_has_the_fixed_seeds():
     rows = Rows({"lwf": {"seeds": list(range(10))}, "front": {"seeds": [0, 1, 2], "lwf_distance": "l2sq",
                                                                "lwf_lambda": 1.0}})
     rows.need = 10
-    name, note = lwf_role(rows, roles)
-    assert name == "lwf" and "has 3 of its 10 seeds" in note
+    name, note, front = lwf_role(rows, roles)
+    assert name == "lwf" and "has 3 of its 10 seeds" in note and not front
     rows["front"]["seeds"] = list(range(10))
-    name, note = lwf_role(rows, roles)
-    assert name == "front" and "the l2sq penalty at lambda 1" in note
-    assert lwf_role(rows, {"lwf": "lwf"}) == ("lwf", None)
+    name, note, front = lwf_role(rows, roles)
+    assert name == "front" and "the l2sq penalty at lambda 1" in note and front
+    assert lwf_role(rows, {"lwf": "lwf"}) == ("lwf", None, False)
 
 
 def test_seeds_that_did_not_learn_are_a_failure_rate_beside_the_mean():
@@ -155,7 +155,7 @@ def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_th
               "roles": {"linear": "lin", "lwf": "lwf", "lwf_front": "front", "low_data": {10: {"transfer": "t10",
                                                                                            "also": ["x"]}}}}
     screen = [cl.Claim("a", ""), cl.Claim("b", ""), cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0",
-                                                                                      None, +1)])]
+                                                                                      None, +1)], lwf="front")]
     agg = pd.DataFrame([rec("lin", [0, 1, 2, 3]), rec("front", [0, 1, 2]), rec("t10", [0, 1])])
     prov = cl.provisional_full(agg, family, screen)
     assert prov["seeds"] == 2 and prov["short"] == ["t10"] and "claims" not in prov

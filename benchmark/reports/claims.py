@@ -79,6 +79,8 @@ class Claim:
     statement: str
     tests: list[Test] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    lwf: str | None = None          # (c): the LwF entry its tests use
+    lwf_is_front: bool = False      # (c): that entry is the analysis' front, not the study's grid
 
     @property
     def deciding(self) -> list[Test]:
@@ -232,12 +234,13 @@ def claim_b(rows, roles, readings: tuple[str, ...] = ("steps",), verdict: str = 
     return c
 
 
-def lwf_role(rows, roles) -> tuple[str, str | None]:
+def lwf_role(rows, roles) -> tuple[str, str | None, bool]:
     """The LwF entry claim (c) tests: the analysis' front (`lwf_front`) once it has the fixed seeds under these
-    records' protocol, else the LwF selected from the study's own grid; and a note saying which and why."""
+    records' protocol, else the LwF selected from the study's own grid; a note saying which and why; and whether
+    it is the front."""
     lwf, front = roles["lwf"], roles.get("lwf_front")
     if not front:
-        return lwf, None
+        return lwf, None, False
     need = getattr(rows, "need", None) or MIN_SEEDS
     row = rows.get(front)
     have = 0 if row is None else len(row["seeds"])
@@ -245,15 +248,16 @@ def lwf_role(rows, roles) -> tuple[str, str | None]:
         setting = f"the {row['lwf_distance']} penalty at lambda {row['lwf_lambda']:g}" if row is not None and \
             row.get("lwf_lambda") == row.get("lwf_lambda") else "its selection"
         return front, (f"LwF here is `{front}`, the front's setting selected on validation as the analysis fixed in "
-                       f"advance says ({setting}); `{lwf}`, selected from the study's grid, is in the tables below")
+                       f"advance says ({setting}); `{lwf}`, selected from the study's grid, is in the tables below"), True
     return lwf, (f"LwF here is `{lwf}`, selected from the study's own grid: the analysis' front (`{front}`) has "
-                 f"{have} of its {need} seeds evaluated under this protocol")
+                 f"{have} of its {need} seeds evaluated under this protocol"), False
 
 
 def claim_c(rows, roles) -> Claim:
     c = Claim("c", "LwF fine-tuning beats natural fine-tuning in robust accuracy and the linear head in clean "
                    "accuracy.")
-    lwf, note = lwf_role(rows, roles)
+    lwf, note, c.lwf_is_front = lwf_role(rows, roles)
+    c.lwf = lwf
     est, seeds, cnt = diff(rows, lwf, roles["finetune"])
     c.tests.append(Test(f"robust({lwf}) - robust({roles['finetune']}) > 0", est, +1, per_seed=seeds, **cnt))
     est, seeds, cnt = diff(rows, lwf, roles["linear"], "clean")
@@ -362,9 +366,9 @@ def provisional_full(agg, family: dict, claims: list[Claim]) -> dict | None:
         return None
     rows = _rows(agg, full, family.get("seeds"))
     roles = dict(family["roles"])
-    tested = re.match(r"robust\(([^)]+)\)", claims[2].tests[0].text) if len(claims) > 2 and claims[2].tests else None
+    tested = next((c.lwf for c in claims if c.key == "c" and c.lwf), None)
     if tested:
-        roles["lwf"] = tested.group(1)
+        roles["lwf"] = tested
     roles.pop("lwf_front", None)
     have = {n: len(rows[n]["seeds"]) if n in rows else 0 for n in _role_names(roles)}
     k = min(have.values()) if have else 0
@@ -498,10 +502,8 @@ def depends_on(claim: Claim) -> str:
         if other:
             return f" (step by step; as a trend: {other[0].verdict})"
     if claim.key == "c":
-        tested = re.match(r"robust\(([^)]+)\)", claim.tests[0].text) if claim.tests else None
-        if tested:
-            front = any("the front's setting selected" in n for n in claim.notes)
-            return f" (LwF: {'the front' if front else 'the grid'}'s `{tested.group(1)}`)"
+        if claim.lwf:
+            return f" (LwF: {'the front' if claim.lwf_is_front else 'the grid'}'s `{claim.lwf}`)"
     return ""
 
 
