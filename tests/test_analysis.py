@@ -166,3 +166,31 @@ def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_th
     assert prov["seeds"] == 3 and prov["claims"] == ["ok"] and prov["screen_claims"] == ["ok"]
     assert seen["roles"]["lwf"] == "front" and "lwf_front" not in seen["roles"]      # the LwF the screen tested
     assert cl.provisional_full(agg, {**family, "verdict_protocol": "full"}, screen) is None   # switched: nothing beside
+
+
+def test_verdicts_switch_to_the_full_protocol_once_the_roles_the_tests_use_have_every_fixed_seed():
+    import pandas as pd
+
+    from benchmark.reports import claims as cl
+
+    def rec(model, seeds):
+        return {"protocol": "full", "model": model, "seeds": seeds, "robust_outcomes": [[1]] * len(seeds),
+                "clean_outcomes": [[1]] * len(seeds), "lwf_distance": "l1", "lwf_lambda": 0.1}
+
+    family = {"seeds": 3, "analysis": {"protocol": "full"},
+              "roles": {"linear": "lin", "lwf": "grid", "lwf_front": "front",
+                        "low_data": {10: {"transfer": "t10", "scratch": "s10", "also": ["x"]}}}}
+    full = [rec("lin", [0, 1, 2]), rec("t10", [0, 1, 2]), rec("s10", [0, 1, 2])]
+    # the front short of its seeds: (c) would test the grid's LwF, which has none there: wait
+    agg = pd.DataFrame(full + [rec("front", [0, 1])])
+    assert cl.verdict_protocol(agg, family, "quick") == "quick"
+    # the front complete: (c) tests it, and the grid's LwF (and the low-data pair's `also`) are not waited for
+    agg = pd.DataFrame(full + [rec("front", [0, 1, 2])])
+    assert cl.verdict_protocol(agg, family, "quick") == "full"
+    # a role the tests use short of a seed: wait
+    agg = pd.DataFrame(full[:2] + [rec("s10", [0, 1]), rec("front", [0, 1, 2])])
+    assert cl.verdict_protocol(agg, family, "quick") == "quick"
+    # no front in the family: the grid's LwF is the one tested, so it is waited for
+    agg = pd.DataFrame(full + [rec("grid", [0, 1, 2])])
+    assert cl.verdict_protocol(agg, {**family, "roles": {k: v for k, v in family["roles"].items()
+                                                         if k != "lwf_front"}}, "quick") == "full"

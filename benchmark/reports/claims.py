@@ -331,13 +331,18 @@ def _estimate_text(t: Test) -> str:
 
 
 def verdict_protocol(agg, family: dict, screen: str) -> str:
-    """The protocol the family's verdicts come from: the analysis' (the full protocol) once every role has its
-    records at the fixed seeds, else the study's own (the screen)."""
+    """The protocol the family's verdicts come from: the analysis' (the full protocol) once every role its claim
+    tests use has its records at the fixed seeds, else the study's own (the screen). The roles are the ones the
+    tests would use there: (c)'s LwF is the front where the front has them all (`lwf_role`), and the LwF the
+    tests leave aside is not waited for."""
     wanted = (family.get("analysis") or {}).get("protocol")
     if not wanted or wanted == screen:
         return screen
     rows = _rows(agg, wanted, family.get("seeds"))
-    names = _role_names(family["roles"])
+    roles = dict(family["roles"])
+    roles["lwf"] = lwf_role(rows, roles)[0]
+    roles.pop("lwf_front", None)
+    names = _role_names(roles)
     need = family.get("seeds") or MIN_SEEDS
     return wanted if all(n in rows and len(rows[n]["seeds"]) >= need for n in names) else screen
 
@@ -450,7 +455,10 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
         claims = by_family.get(id(family), [])
         lines += [f"## {family['name']}: {family.get('pair', '')}", "", family.get("description", ""), "",
                   f"Seeds fixed in advance: {family.get('seeds', 'all')} per role."
-                  + (f" Verdicts from the records of `{family['verdict_protocol']}`." if claims else ""), ""]
+                  + (f" Verdicts from the records of `{family['verdict_protocol']}`." if claims else "")
+                  + (f" The sections after the claims (data size, why a claim fails, beyond the claims) use the "
+                     f"records of `{protocol}`, which every entry of the study has." if claims and agg is not None
+                     and family.get("verdict_protocol") not in (None, protocol) else ""), ""]
         for claim in claims:
             lines += [f"### ({claim.key}) {claim.verdict}", "", claim.statement, "",
                       "| test | estimate (points) [95% interval] | p | per seed (%) | verdict |", "|---|---|---|---|---|"]
