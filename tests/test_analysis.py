@@ -194,3 +194,28 @@ def test_verdicts_switch_to_the_full_protocol_once_the_roles_the_tests_use_have_
     agg = pd.DataFrame(full + [rec("grid", [0, 1, 2])])
     assert cl.verdict_protocol(agg, {**family, "roles": {k: v for k, v in family["roles"].items()
                                                          if k != "lwf_front"}}, "quick") == "full"
+
+
+def test_once_switched_the_page_shows_each_claim_test_under_the_screen_on_the_same_seeds(monkeypatch):
+    import pandas as pd
+
+    from benchmark.reports import claims as cl
+
+    seen = {}
+
+    def fake_claims(rows, family, roles):
+        seen.update(rows=rows, roles=roles)
+        return [cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0", None, +1)])]
+
+    monkeypatch.setattr(cl, "_family_claims", fake_claims)
+    family = {"seeds": 2, "verdict_protocol": "full", "roles": {"lwf": "grid", "lwf_front": "front"}}
+    agg = pd.DataFrame([{"protocol": p, "model": "front", "seeds": [0, 1, 2], "robust_outcomes": [[1]] * 3,
+                         "clean_outcomes": [[1]] * 3} for p in ("full", "quick")])
+    verdict = [cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0", None, +1)], lwf="front")]
+    same = cl.screen_beside(agg, family, verdict, "quick")
+    assert seen["roles"]["lwf"] == "front" and "lwf_front" not in seen["roles"]      # the LwF the verdict tested
+    assert list(seen["rows"]) == ["front"] and seen["rows"]["front"]["seeds"] == [0, 1]   # the screen, fixed seeds
+    lines = cl.screen_beside_section({**family, "name": "f", "screen_beside": same}, verdict, "quick")
+    assert lines[0] == "### The claims under the screen, `quick`, on the same seeds (f)"
+    assert "| `full` (the verdict) | its verdict | `quick` | its verdict |" in lines[4]
+    assert cl.screen_beside(agg, {**family, "verdict_protocol": "quick"}, verdict, "quick") is None  # not switched

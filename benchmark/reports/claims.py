@@ -388,6 +388,19 @@ def provisional_full(agg, family: dict, claims: list[Claim]) -> dict | None:
     return out
 
 
+def screen_beside(agg, family: dict, claims: list[Claim], screen: str) -> list[Claim] | None:
+    """Once a family's verdicts come from the analysis' protocol: the same tests under the screen on the same fixed
+    seeds and roles (the LwF the verdict tested), so the page says what the protocol changed. None before."""
+    if family.get("verdict_protocol") in (None, screen):
+        return None
+    roles = dict(family["roles"])
+    tested = next((c.lwf for c in claims if c.key == "c" and c.lwf), None)
+    if tested:
+        roles["lwf"] = tested
+    roles.pop("lwf_front", None)
+    return _family_claims(_rows(agg, screen, family.get("seeds")), family, roles)
+
+
 def evaluate_claims(agg, config: dict) -> list[tuple[dict, list[Claim]]]:
     """Each family's claims on exactly its fixed number of seeds (0 .. seeds-1 of every role), read as its
     analysis (fixed in advance) says: the verdicts' protocol, the readings of (b), the multiple-comparison
@@ -400,6 +413,7 @@ def evaluate_claims(agg, config: dict) -> list[tuple[dict, list[Claim]]]:
         family["verdict_protocol"] = protocol
         claims = _family_claims(_rows(agg, protocol, family.get("seeds")), family, family["roles"])
         family["provisional_full"] = provisional_full(agg, family, claims)
+        family["screen_beside"] = screen_beside(agg, family, claims, config["protocol"])
         out.append((family, claims))
     return out
 
@@ -450,6 +464,10 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                 lines += para(f"{f['name']} under `{prov['protocol']}` so far, provisional on seeds 0-{prov['seeds'] - 1} "
                               f"of the {prov['need']} fixed in advance (the verdicts above stay the screen's until every "
                               f"role has them all): {said}. The screen on the same seeds: {same}.")
+            if f.get("screen_beside"):
+                same = "; ".join(f"({c.key}) {c.final}" for c in f["screen_beside"])
+                lines += para(f"{f['name']}: the screen (`{protocol}`) on the same {f.get('seeds')} seeds, before the "
+                              f"verdicts moved to `{f['verdict_protocol']}` as the analysis says: {same}.")
     by_family = {id(f): c for f, c in results}
     for family in config["families"]:  # every part: its claims where it has some, its data-size curves
         claims = by_family.get(id(family), [])
@@ -469,6 +487,7 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
             if claim.notes:
                 lines.append("")
         lines += provisional_section(family)
+        lines += screen_beside_section(family, claims, protocol)
         if agg is not None:
             full = (family.get("analysis") or {}).get("protocol")
             if claims:
@@ -500,6 +519,24 @@ def provisional_section(family: dict) -> list[str]:
         for t, u in zip(claim.tests, same.tests):
             lines.append(f"| ({claim.key}) {claim.final} (screen: {same.final}) | {t.text} | {_estimate_text(t)} | "
                          f"{t.p_text} | {t.label} | {_estimate_text(u)} | {u.label} |")
+    return lines + [""]
+
+
+def screen_beside_section(family: dict, claims: list[Claim], screen: str) -> list[str]:
+    """Each claim test under the verdicts' protocol and under the screen, side by side (see `screen_beside`)."""
+    same = family.get("screen_beside")
+    if not same:
+        return []
+    full = family["verdict_protocol"]
+    lines = [f"### The claims under the screen, `{screen}`, on the same seeds ({family['name']})", "",
+             f"The tests above on the same {family.get('seeds')} seeds and roles under the screen, read the same way: "
+             f"what moving the verdicts to `{full}` changed.", "",
+             f"| claim | test | `{full}` (the verdict) | its verdict | `{screen}` | its verdict |",
+             "|---|---|---|---|---|---|"]
+    for claim, other in zip(claims, same):
+        for t, u in zip(claim.tests, other.tests):
+            lines.append(f"| ({claim.key}) {claim.final} (screen: {other.final}) | {t.text} | {_estimate_text(t)} | "
+                         f"{t.label} | {_estimate_text(u)} | {u.label} |")
     return lines + [""]
 
 
