@@ -169,3 +169,20 @@ def test_the_fab_t_guard_breaks_what_a_battery_pretended_it_could_not(natural_mo
     g = run_guards(natural_model, x[:20], y[:20], idx[:20], torch.ones(20),
                    GuardOptions("Linf", 0.1, n=20, square_queries=10, fab_targets=9))
     assert g["fab_t_broken"] >= 10 and any("FAB-T broke" in f for f in g["flags"]), g
+
+
+@pytest.mark.parametrize("robust, flagged", [(5, False), (6, True)])
+def test_the_large_eps_guard_counts_examples_not_float32_means(robust, flagged):
+    """5 of 100 robust at eps 0.5 is at the limit, not above it: as a float32 mean it reads 0.0500000007."""
+
+    class Constant(torch.nn.Module):  # predicts class 0 whatever the input: no attack moves it
+        def forward(self, x):
+            return torch.tensor([5.0, 0.0]).expand(x.shape[0], 2) + 0 * x.flatten(1).sum(1, keepdim=True)
+
+    y = torch.ones(100, dtype=torch.long)
+    y[:robust] = 0
+    x = torch.rand(100, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    g = run_guards(Constant().eval(), x, y, torch.arange(100), torch.zeros(100),
+                   GuardOptions("Linf", 0.1, n=100, square_queries=10))
+    assert g["pgd_large_eps"] == pytest.approx(robust / 100)
+    assert any("at eps=0.5" in f for f in g["flags"]) is flagged, g["flags"]

@@ -128,13 +128,22 @@ def run_guards(model, x, y, index, robust_mask: torch.Tensor, opts: GuardOptions
     fab = fab_breaks(model, x[survivors], y[survivors], norm, eps, opts.fab_targets, opts.seed, device) \
         if opts.fab_targets else None
 
+    # decided on example counts: a float32 mean sits a hair off k/n (5 of 100 reads 0.0500000007 > 0.05)
+    m = int(x.shape[0])
+
+    def count(acc: float) -> int:
+        return round(acc * m)
+
+    def rises(a: float, b: float) -> bool:
+        return count(b) - count(a) > SLACK * m + 1e-9
+
     flags = []
-    if acc_long > acc_short + SLACK:
+    if rises(acc_short, acc_long):
         flags.append(f"more PGD steps/restarts raised robust accuracy ({100 * acc_short:.0f}% -> {100 * acc_long:.0f}%)")
     eps_curve = list(acc_by_eps.values())
-    if any(b > a + SLACK for a, b in zip(eps_curve, eps_curve[1:])):
+    if any(rises(a, b) for a, b in zip(eps_curve, eps_curve[1:])):
         flags.append(f"robust accuracy rose with eps ({', '.join(f'{100 * v:.0f}%' for v in eps_curve)} at 0.5/1/2 eps)")
-    if acc_large > 0.05:
+    if count(acc_large) > 0.05 * m + 1e-9:
         flags.append(f"robust accuracy stays {100 * acc_large:.0f}% at eps={LARGE_EPS[norm]:g} (should be ~0%)")
     if survivors.numel() and square > max(1, SLACK * n):
         flags.append(f"black-box Square broke {square} of {survivors.numel()} examples the white-box attacks could not")
