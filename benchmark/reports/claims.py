@@ -586,8 +586,9 @@ def _analysis_text(results) -> list[str]:
                      if a.get("multiple_comparisons") == "holm" else "none (tests are not corrected)")
         text = (f"**The analysis, fixed in advance** ({who.lower() if who == 'Every family' else who}; written "
                 f"{a.get('fixed') or 'in advance'}; `claims.analysis` in the study files). Verdicts come from the "
-                f"records of `{a.get('protocol') or 'the study protocol'}` once every role has them at the fixed "
-                f"seeds; until then from the screen's (now: {', '.join(f'`{p}`' for p in now)}). Multiple "
+                f"records of `{a.get('protocol') or 'the study protocol'}` once every role its claim tests use has "
+                f"them at the fixed seeds, until then from the screen's (they come now from "
+                f"{' and '.join(f'`{p}`' for p in now)}). Multiple "
                 f"comparisons: {holm_text}. (b) is read {' and '.join(a.get('b_readings', ['steps']))}; the "
                 f"verdict uses the {a.get('b_verdict', 'steps')} reading, the other is reported beside it.")
         front = a.get("lwf_front")
