@@ -323,6 +323,20 @@ def _role_names(roles: dict) -> list[str]:
     return names + [n for pair in roles.get("low_data", {}).values() for k, n in pair.items() if k != "also"]
 
 
+def _tested_roles(roles: dict, lwf: str | None) -> dict:
+    """A family's roles as its claim tests use them: (c)'s LwF is `lwf` (the one tested), the other one left out."""
+    out = dict(roles)
+    if lwf:
+        out["lwf"] = lwf
+    out.pop("lwf_front", None)
+    return out
+
+
+def _tested_lwf(claims: list[Claim]) -> str | None:
+    """The LwF entry claim (c) tested among these claims."""
+    return next((c.lwf for c in claims if c.key == "c" and c.lwf), None)
+
+
 def _estimate_text(t: Test) -> str:
     """A test's estimate as the tables show it: the interval, or the exact cost ratio."""
     if t.estimate is None:
@@ -339,10 +353,7 @@ def verdict_protocol(agg, family: dict, screen: str) -> str:
     if not wanted or wanted == screen:
         return screen
     rows = _rows(agg, wanted, family.get("seeds"))
-    roles = dict(family["roles"])
-    roles["lwf"] = lwf_role(rows, roles)[0]
-    roles.pop("lwf_front", None)
-    names = _role_names(roles)
+    names = _role_names(_tested_roles(family["roles"], lwf_role(rows, family["roles"])[0]))
     need = family.get("seeds") or MIN_SEEDS
     return wanted if all(n in rows and len(rows[n]["seeds"]) >= need for n in names) else screen
 
@@ -370,11 +381,7 @@ def provisional_full(agg, family: dict, claims: list[Claim]) -> dict | None:
     if not full or full == family.get("verdict_protocol"):
         return None
     rows = _rows(agg, full, family.get("seeds"))
-    roles = dict(family["roles"])
-    tested = next((c.lwf for c in claims if c.key == "c" and c.lwf), None)
-    if tested:
-        roles["lwf"] = tested
-    roles.pop("lwf_front", None)
+    roles = _tested_roles(family["roles"], _tested_lwf(claims))
     have = {n: len(rows[n]["seeds"]) if n in rows else 0 for n in _role_names(roles)}
     k = min(have.values()) if have else 0
     out = {"protocol": full, "seeds": k, "need": family.get("seeds"), "have": have,
@@ -393,11 +400,7 @@ def screen_beside(agg, family: dict, claims: list[Claim], screen: str) -> list[C
     seeds and roles (the LwF the verdict tested), so the page says what the protocol changed. None before."""
     if family.get("verdict_protocol") in (None, screen):
         return None
-    roles = dict(family["roles"])
-    tested = next((c.lwf for c in claims if c.key == "c" and c.lwf), None)
-    if tested:
-        roles["lwf"] = tested
-    roles.pop("lwf_front", None)
+    roles = _tested_roles(family["roles"], _tested_lwf(claims))
     return _family_claims(_rows(agg, screen, family.get("seeds")), family, roles)
 
 
