@@ -34,6 +34,9 @@ VALIDATION_STEPS = 20
 
 
 def grid_configs(tuning: Tuning) -> list[dict]:
+    """The settings a tuning budget trains: its `points` as listed, else every combination of its grid."""
+    if tuning.points:
+        return [dict(p) for p in tuning.points]
     keys = list(tuning.grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(tuning.grid[k] for k in keys))]
 
@@ -72,9 +75,11 @@ def select(configs: list[dict], criterion: str, clean_floor: float | None = None
     return max(eligible, key=lambda i: (configs[i][criterion], configs[i][other], -i))
 
 
-def clean_floor(entry: ZooEntry, results_dir: Path | None = None, entries=None) -> tuple[float, dict] | None:
-    """The validation clean accuracy of `entry.tuning.clean_at_least`'s selection (mean over its tuning seeds),
-    with what it came from; None without a floor. Its tuning must be done and made over the same seeds."""
+def clean_floor(entry: ZooEntry, results_dir: Path | None = None, entries=None, opts=None) -> tuple[float, dict] | None:
+    """The validation clean accuracy of `entry.tuning.clean_at_least` (mean over the tuning seeds), with what it
+    came from; None without a floor. From that entry's tuning record where it was tuned on the same seeds; else
+    (an untuned entry, a source, or one tuned on other seeds) measured on the same validation split from its
+    weights at those seeds: the model the claim compares with, not its recipe's tuning run."""
     import json
 
     from benchmark.results import results_root, tuning_record_file
@@ -86,16 +91,41 @@ def clean_floor(entry: ZooEntry, results_dir: Path | None = None, entries=None) 
     entries = entries or load_entries()
     if other not in entries:
         raise BenchmarkError(f"{entry.path}: field 'tuning.clean_at_least' names {other!r}, which is not a zoo entry")
+    seeds = entry.seeds[:entry.tuning.seeds]
     path = tuning_record_file(results_root(entries[other], "published", results_dir), other)
-    if not path.is_file():
+    if entries[other].tuning is not None and entries[other].tuning.selected is None:
         raise BenchmarkError(f"{entry.name}'s selection needs {other}'s validation clean accuracy: tune {other} first "
                              f"(python -m benchmark tune --model {other})")
-    record = json.loads(path.read_text())
-    if record.get("tuning_seeds", [record.get("seed", 0)]) != entry.seeds[:entry.tuning.seeds]:
-        raise BenchmarkError(f"{other} was tuned on seeds {record.get('tuning_seeds', [record.get('seed', 0)])}, "
-                             f"{entry.name} on {entry.seeds[:entry.tuning.seeds]}: give both the same tuning seeds")
-    chosen = next(c for c in record["configs"] if c["values"] == record["selected"])
-    return chosen["clean"], {"entry": other, "selected": record["selected"], "clean": chosen["clean"]}
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if record.get("tuning_seeds", [record.get("seed", 0)]) == seeds:
+            chosen = next(c for c in record["configs"] if c["values"] == record["selected"])
+            return chosen["clean"], {"entry": other, "selected": record["selected"], "clean": chosen["clean"]}
+    return _measured_floor(entry, entries[other], seeds, entries, opts or TrainOptions(show_progress=False))
+
+
+def _measured_floor(entry: ZooEntry, other: ZooEntry, seeds: list[int], entries, opts: TrainOptions):
+    """`other`'s validation clean accuracy at `seeds`, from its weights (published where it has them)."""
+    from benchmark.evaluation.battery import accuracy
+    from benchmark.zoo import has_weights
+    from benchmark.zoo.weights import load_model_and_weights
+
+    if other.task != entry.task:
+        raise BenchmarkError(f"{entry.path}: field 'tuning.clean_at_least' names {other.name}, which is on task "
+                             f"{other.task}, not {entry.task}: the floor must be measured on the same validation split")
+    missing = [s for s in seeds if not has_weights(other, s, "auto", opts.cache)]
+    if missing:
+        raise BenchmarkError(f"{entry.name}'s selection needs {other.name}'s validation clean accuracy at seeds "
+                             f"{seeds}: train seed {missing[0]} first (python -m benchmark train --model {other.name} "
+                             f"--seed {missing[0]})")
+    x_val, y_val, _ = validation_data(entry, opts.data_dir)
+    per_seed = []
+    for s in seeds:
+        model, _ = load_model_and_weights(other, s, "auto", opts.device, opts.cache, entries)
+        per_seed.append(accuracy(model, x_val, y_val, opts.device))
+    clean = sum(per_seed) / len(per_seed)
+    return clean, {"entry": other.name, "selected": None, "clean": clean, "measured_on_seeds": seeds,
+                   "per_seed": per_seed}
 
 
 def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool = True,
@@ -115,7 +145,7 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
     if len(seeds) < entry.tuning.seeds:
         raise BenchmarkError(f"{entry.path}: field 'tuning.seeds' is {entry.tuning.seeds}, but the entry has only "
                              f"{len(entry.seeds)} seeds")
-    floor = clean_floor(entry, results_dir, entries)  # checked before any training
+    floor = clean_floor(entry, results_dir, entries, replace(opts, show_progress=False))  # before any training
     base = entry.parsed_recipe()
     x_val, y_val, val_index = validation_data(entry, opts.data_dir)
     configs = []
@@ -144,7 +174,8 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
         "model": entry.name, "seed": seeds[0], **({"tuning_seeds": seeds} if len(seeds) > 1 else {}),
         **({"clean_floor": {**floor[1], "eligible": [c["values"] for c in configs if c["clean"] >= floor[0] - 1e-9]}}
            if floor else {}),
-        "criterion": entry.tuning.criterion, "grid": entry.tuning.grid,
+        "criterion": entry.tuning.criterion, "grid": entry.tuning.grid or _grid_of(entry.tuning.points),
+        **({"points": entry.tuning.points} if entry.tuning.points else {}),
         "budget": len(configs) * len(seeds), "base_recipe": base.to_dict(),
         "validation": {"n_examples": int(x_val.shape[0]), "eps": entry.eps, "norm": entry.threat_model,
                        "attacks": [f"PGD-{VALIDATION_STEPS} {a['loss']}" for a in VALIDATION_ATTACKS],
@@ -164,6 +195,16 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
 
         update_entry_file(entry, change)
     return record
+
+
+def _grid_of(points: list[dict]) -> dict:
+    """The fields a list of settings varies, each with the values it takes (for tables of the settings)."""
+    out: dict = {}
+    for p in points:
+        for k, v in p.items():
+            if v not in out.setdefault(k, []):
+                out[k].append(v)
+    return out
 
 
 def _index_digest(index: torch.Tensor) -> str:

@@ -1,6 +1,7 @@
 """Every arm's hyperparameters are selected on validation data carved from the training split."""
 
 import json
+from dataclasses import replace
 
 import yaml
 
@@ -95,3 +96,58 @@ def test_a_new_selection_drops_weights_trained_with_the_old_recipe(tiny_zoo):
     assert main(["tune", "--model", "lin", "--quiet"]) == 0                # lr 0.2: the weights were for 0.05
     entry = load_entries()["lin"]
     assert entry.recipe["lr"] == 0.2 and not entry.weights
+
+
+def test_a_budget_of_listed_settings_trains_exactly_those_and_refuses_bad_ones(tiny_zoo):
+    """`tuning.points` (a fractional design over several fields) trains the settings as listed, no more."""
+    import pytest
+
+    from benchmark.errors import BenchmarkError
+    from benchmark.zoo.entry import parse_entry
+
+    points = [{"lr": 0.1, "epochs": 1}, {"lr": 0.2, "epochs": 3}]
+    assert grid_configs(Tuning(points=points)) == points
+    zoo, _, _ = tiny_zoo
+    base = write_entry(zoo, "nat", tuning={"points": points})
+    assert load_entries()["nat"].tuning.points == points
+    for tuning, message in [({"points": points, "grid": {"lr": [0.1]}}, "exactly one of 'grid'"),
+                            ({}, "exactly one of 'grid'"),
+                            ({"points": [{"lr": -1.0}]}, r"tuning.points\[0\]"),
+                            ({"points": [points[0], points[0]]}, "lists a setting twice")]:
+        with pytest.raises(BenchmarkError, match=message):
+            parse_entry({**base, "tuning": tuning}, "test")
+
+
+def test_a_floor_from_an_untuned_entry_is_its_validation_clean_accuracy_at_the_tuning_seeds(tiny_zoo):
+    """Claim (e)'s rule: LwF on the source's own task must be at least as accurate as the source itself, measured
+    on the same validation split from the source's weights at the tuning seeds; its head is the source's own."""
+    import torch
+
+    from benchmark.evaluation.battery import accuracy
+    from benchmark.tuning import clean_floor, validation_data
+    from benchmark.zoo.weights import load_model_and_weights
+
+    zoo, cache, results = tiny_zoo
+    write_entry(zoo, "src", task="fmnist-src", n_per_class=40, seeds=[0, 1])
+    write_entry(zoo, "self", strategy="lwf", source="src", task="fmnist-src", n_per_class=10, seeds=[0, 1],
+                recipe={"epochs": 1, "batch_size": 25, "lr": 0.001, "lwf_lambda": 1.0, "keep_head": True},
+                tuning={"points": [{"lr": 0.001}, {"lr": 0.01}], "seeds": 2, "clean_at_least": "src"})
+    assert main(["train", "--model", "src", "--seed", "0", "1", "--quiet"]) == 0
+    entries = load_entries()
+    floor, info = clean_floor(entries["self"], results, entries)
+    x, y, _ = validation_data(entries["self"])
+    expect = [accuracy(load_model_and_weights(entries["src"], s, "auto", "cpu", None, entries)[0], x, y) for s in (0, 1)]
+    assert info["per_seed"] == expect and floor == sum(expect) / 2 and info["measured_on_seeds"] == [0, 1]
+    assert main(["tune", "--model", "self", "--quiet"]) == 0
+    rec = json.loads((results / "tuning" / "self.json").read_text())
+    assert rec["clean_floor"]["clean"] == floor and rec["budget"] == 4 and rec.get("points")
+    # the source's own head is where LwF on its own task starts; without keep_head a new one
+    from benchmark.training.runner import TrainOptions, prepare_model
+
+    src, _ = load_model_and_weights(entries["src"], 0, "auto", "cpu", None, entries)
+    for keep in (True, False):
+        entry = entries["self"]
+        entry = replace(entry, recipe={**entry.recipe, "keep_head": keep})
+        model, *_ = prepare_model(entry, entry.make_strategy(entry.parsed_recipe()), 0, TrainOptions(), entries)
+        assert torch.equal(model.head.weight, src.head.weight) == keep
+        assert torch.equal(next(model.blocks[0].parameters()), next(src.blocks[0].parameters()))

@@ -6,6 +6,8 @@ CE + lambda * d(z, z0). `lwf_distance: l1` is the authors' released code (L1 nor
 difference, averaged over the batch; weight 0.005 there), `l2sq` the squared L2 norm of
 the paper's text. With `warm_start_epochs: W`, the first W epochs train only the new head
 on the frozen source features, as the authors' code does before unfreezing everything.
+With `keep_head: true` the model keeps the source's own head: LwF on the source's own task
+(the paper's last claim, better generalization of an adversarially trained model).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def feature_distance(z: torch.Tensor, z0: torch.Tensor, kind: str) -> torch.Tens
 @register_strategy("lwf")
 class LwF(Strategy):
     source = "required"
-    fields = ("lwf_lambda", "lwf_distance", "warm_start_epochs")
+    fields = ("lwf_lambda", "lwf_distance", "warm_start_epochs", "keep_head")
     required = ("lwf_lambda",)
 
     def warming(self, run) -> bool:
@@ -63,4 +65,5 @@ class LwF(Strategy):
     def describe(self, entry) -> str:
         r = self.recipe
         warm = f", head warm start {r.warm_start_epochs} ep" if r.warm_start_epochs else ""
-        return f"lwf ({r.lwf_distance}, lambda={r.lwf_lambda:g}{warm})"
+        own = ", the source's own head" if r.keep_head else ""
+        return f"lwf ({r.lwf_distance}, lambda={r.lwf_lambda:g}{warm}{own})"

@@ -34,6 +34,8 @@ class Recipe:
     lwf_lambda: float | None = field(default=None, metadata=check_field(non_negative))
     lwf_distance: Literal["l2sq", "l1"] = "l2sq"
     warm_start_epochs: int = field(default=0, metadata=check_field(non_negative))
+    # start from the source's own head too (fine-tuning on the source's own task, claim (e)); else a new head
+    keep_head: bool = False
 
     def to_dict(self) -> dict:
         """The fields that differ from their defaults, plus the required ones."""

@@ -142,11 +142,15 @@ def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entr
         source_cache = opts.source_cache if opts.source_cache is not None else opts.cache
         source, source_w = load_model_and_weights(src_entry, src_seed, opts.source_weights, "cpu", source_cache,
                                                   entries)
-        body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+        keep_head = bool(getattr(strategy.recipe, "keep_head", False))
+        body = {k: v for k, v in source.state_dict().items() if keep_head or not k.startswith("head.")}
         try:
             result = model.load_state_dict(body, strict=False)
         except RuntimeError:  # shapes differ
             result = None
+        if keep_head and (result is None or result.missing_keys):
+            raise BenchmarkError(f"entry {entry.name}: recipe.keep_head needs a source with the same architecture and "
+                                 f"classes; {entry.source} differs (train a new head: drop keep_head)")
         if result is None or any(not k.startswith("head.") for k in result.missing_keys) or result.unexpected_keys:
             raise BenchmarkError(f"entry {entry.name}: source {entry.source} has a different architecture")
         for i in strategy.reinit_blocks(model):

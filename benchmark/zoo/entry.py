@@ -47,7 +47,7 @@ class Normalization:
 class Tuning:
     """The hyperparameter budget every arm gets, selected on the task's validation split."""
 
-    grid: dict[str, list]
+    grid: dict[str, list] = field(default_factory=dict)
     criterion: Literal["robust", "clean"] = "robust"
     # the entry's first `seeds` seeds each train every configuration; their validation scores are averaged
     seeds: int = field(default=1, metadata=check_field(positive))
@@ -55,6 +55,8 @@ class Tuning:
     # configurations below it are not eligible (the most accurate one is taken when none reaches it)
     clean_at_least: str | None = None
     selected: dict | None = None
+    # instead of a grid: the settings themselves (a fractional design over several recipe fields)
+    points: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ class ZooEntry:
         else:
             d.pop("weights")
         if self.tuning is not None:
-            for key, default in (("selected", None), ("seeds", 1), ("clean_at_least", None)):
+            for key, default in (("selected", None), ("seeds", 1), ("clean_at_least", None), ("points", []),
+                                 ("grid", {})):
                 if d["tuning"][key] == default:  # written only where set: older files stay as they are
                     d["tuning"].pop(key)
         order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "provider", "source",
@@ -261,8 +264,9 @@ def parse_entry(data, where: str, origin: str = "project") -> ZooEntry:
 def _check_grid(tuning: Tuning, recipe, cls, where: str) -> None:
     from benchmark.strategies import parse_recipe
 
-    if not tuning.grid:
-        raise BenchmarkError(f"{where}: field 'tuning.grid' must name at least one recipe field")
+    if bool(tuning.grid) == bool(tuning.points):
+        raise BenchmarkError(f"{where}: field 'tuning' needs exactly one of 'grid' (recipe field -> values) or "
+                             "'points' (a list of settings)")
     for key, values in tuning.grid.items():
         if not isinstance(values, list) or not values:
             raise BenchmarkError(f"{where}: field 'tuning.grid.{key}' must be a non-empty list of values")
@@ -271,6 +275,16 @@ def _check_grid(tuning: Tuning, recipe, cls, where: str) -> None:
                 parse_recipe({**recipe.to_dict(), key: v}, cls, where)
             except BenchmarkError as exc:
                 raise BenchmarkError(f"{where}: field 'tuning.grid.{key}': {str(exc).split(': ', 1)[1]}") from None
+    for i, point in enumerate(tuning.points):
+        if not isinstance(point, dict) or not point:
+            raise BenchmarkError(f"{where}: field 'tuning.points[{i}]' must be a mapping of recipe field -> value")
+        try:
+            parse_recipe({**recipe.to_dict(), **point}, cls, where)
+        except BenchmarkError as exc:
+            raise BenchmarkError(f"{where}: field 'tuning.points[{i}]': {str(exc).split(': ', 1)[1]}") from None
+    if tuning.points and tuning.points.count(tuning.points[0]) > 1 or \
+            len({tuple(sorted(p.items())) for p in tuning.points}) != len(tuning.points):
+        raise BenchmarkError(f"{where}: field 'tuning.points' lists a setting twice")
 
 
 def load_entry_file(path: Path, origin: str = "project") -> ZooEntry:
