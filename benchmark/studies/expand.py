@@ -22,7 +22,7 @@ from typing import get_type_hints
 from benchmark.errors import BenchmarkError
 from benchmark.studies.spec import ArmSpec, Study
 
-TUNING_DEFAULTS = {"seeds": 1, "clean_at_least": None}   # tuning fields an entry file leaves out when default
+TUNING_DEFAULTS = {"seeds": 1, "clean_at_least": None, "points": None}   # tuning fields an entry file leaves out when default
 INHERITED_NOTE = " Hyperparameters: those selected at n={nearest} (not tuned at this size)."
 
 
@@ -116,6 +116,8 @@ class Expander:
         return _with_epochs(out, max(1, low.steps // per_epoch))
 
     def _grid(self, key: str, arm: ArmSpec, base: dict) -> dict:
+        if arm.tuning.points:  # the settings as listed: `tuning_spec` writes them as `points`
+            return {"points": [dict(p) for p in arm.tuning.points]}
         grid = {}
         for field_name, values in arm.tuning.grid.items():
             if isinstance(values, dict):
@@ -138,7 +140,7 @@ class Expander:
     def tuning_spec(self, key: str, size, grid: dict) -> dict:
         """What an entry's file says of its tuning, before the selection (defaults left out)."""
         spec = self.study.arm(key).tuning
-        out = {"grid": grid, "criterion": spec.criterion}
+        out = ({"points": grid["points"]} if "points" in grid else {"grid": grid}) | {"criterion": spec.criterion}
         seeds = spec.seeds.get(size, 1) if isinstance(spec.seeds, dict) else spec.seeds
         if seeds != 1:
             out["seeds"] = seeds
@@ -213,8 +215,9 @@ class Expander:
                                  f"this study ({', '.join(self.study.sources) or 'none'}) nor a zoo entry")
         return src
 
-    def claim_entries(self) -> set[str]:
-        """The claim tests' entries and the sources they start from: these get the claims' seed count."""
+    def claim_entries(self, exploratory: bool = False) -> set[str]:
+        """The claim tests' entries and the sources they start from: these get the claims' seed count (with
+        `exploratory`, the entries that play a role on the exploratory seeds only, which keep those)."""
         claims = self.study.claims
         if claims is None or claims.seeds is None:
             return set()
@@ -230,7 +233,7 @@ class Expander:
                 for x in v.values():
                     collect(x)
 
-        collect(claims.roles)
+        collect(claims.exploratory_roles if exploratory else claims.roles)
         by_name = {self.entry_name(k, s): (k, s) for k in self.all_keys() for s in self.study.arm(k).sizes}
         for n in list(names):
             if n in by_name:
@@ -246,6 +249,7 @@ class Expander:
     def entries(self) -> list[Planned]:
         study = self.study
         more = self.claim_entries()
+        explored = self.claim_entries(exploratory=True) - more
         out = []
         for key in self.all_keys():
             arm = study.arm(key)
@@ -256,7 +260,8 @@ class Expander:
                 raise BenchmarkError(f"{self.where}: field '{label}.{key}' has no strategy")
             for size in arm.sizes:
                 made = self.made(key, size)
-                seeds = arm.seeds or (study.claims.seeds if made.name in more else None) or study.seeds
+                seeds = arm.seeds or (study.claims.all_seeds if made.name in more else None) or \
+                    (study.claims.seeds if made.name in explored else None) or study.seeds
                 desc = arm.description
                 if isinstance(desc, dict):
                     desc = desc.get("all" if size == "all" else "n", "")

@@ -64,13 +64,15 @@ class LowData:
 @dataclass(frozen=True)
 class TuningSpec:
     """The tuning budget: recipe field -> candidate values, each a list or `{scale: [factors]}` of the
-    arm's own value at that size (integers round down, at least 1; numbers to 6 decimals)."""
+    arm's own value at that size (integers round down, at least 1; numbers to 6 decimals); or, instead of
+    a grid, `points`: the settings themselves (a fractional design over several fields)."""
 
-    grid: dict[str, Any]
+    grid: dict[str, Any] = field(default_factory=dict)
     criterion: Literal["robust", "clean"] = "robust"
     # tuning seeds, their scores averaged: one number for every tuned size, or size -> seeds (others: 1)
     seeds: int | dict[Any, int] = 1
-    clean_at_least: str | None = None     # an arm: only settings at least as accurate on validation as its selection
+    clean_at_least: str | None = None     # an arm or source: only settings at least as accurate on validation
+    points: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,15 @@ class ArmSpec:
 
 @dataclass(frozen=True)
 class LwfFront:
-    """Claim (c) as LwF's clean-robust front: the penalty settings trained, and the rule that picks one on
+    """LwF's clean-robust front for claims (c) and (e): the recipe axes its settings span, which settings of them
+    are trained (`design`, in words; the arms' `tuning.points` list them), and the rule that picks one on
     validation data, stated before their numbers exist."""
 
     distances: list[Literal["l1", "l2sq"]] = field(default_factory=lambda: ["l1", "l2sq"])
     lambdas: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0])
+    warm_start_epochs: list[int] = field(default_factory=list)   # empty: the arm's own, not an axis
+    lrs: list[float] = field(default_factory=list)               # empty: the arm's own, not an axis
+    design: str = ""               # which settings of the axes are trained, in words (quoted on the claims page)
     rule: str = ""                 # the selection rule, in words (quoted on the claims page)
     tuning_seeds: int = field(default=2, metadata=check_field(_seeds_ok))
 
@@ -112,26 +118,48 @@ class LwfFront:
 class AnalysisSpec:
     """How the claim tests are read, fixed in advance (quoted on the claims page): the protocol whose records
     decide the verdicts, the multiple-comparison policy across a family's claim tests, the readings of (b),
-    and claim (c)'s LwF front."""
+    the non-inferiority margin of (c) and (e), LwF's front, and (for a confirmatory replication) which seeds
+    decide and which are the exploratory half shown beside them."""
 
     fixed: str = ""                                    # when, and before which numbers, this was written
     protocol: str | None = None                        # the verdicts' protocol (the study's `protocol` screens)
+    protocol_version: int | None = None                # and its version, where the analysis names one
     multiple_comparisons: Literal["none", "holm"] = "none"
     alpha: float = 0.05
     b_readings: list[Literal["steps", "trend"]] = field(default_factory=lambda: ["steps"])
     b_verdict: Literal["steps", "trend"] = "steps"     # which reading the verdict uses (both are reported)
     lwf_front: LwfFront | None = None
+    # (c) and (e) as the paper words them: robust accuracy not below the comparator's by more than `margin`
+    # (accuracy as a fraction), clean accuracy above it; None: (c) read as before (LwF against natural
+    # fine-tuning in robust accuracy, against the linear head in clean accuracy)
+    margin: float | None = None
+    margin_reason: str = ""
+    confirmatory: str = ""                             # the replication's design, in words
+    reference_seeds: int = 0                           # the reference AutoAttack on every role at this many of
+                                                       # the confirmatory seeds (the first ones)
 
 
 @dataclass(frozen=True)
 class ClaimsSpec:
     """The paper's claim tests: which entries (by name without the study's prefix) play which role,
-    and how many seeds the tests use (the roles and their sources get that many)."""
+    and how many seeds the tests use (the roles and their sources get that many). With
+    `confirmatory_seeds: M`, seeds N .. N+M-1 are a confirmatory replication trained after the
+    analysis was committed: the verdicts come from them alone, seeds 0 .. N-1 are the exploratory half."""
 
     roles: dict[str, Any]
     seeds: int | None = field(default=None, metadata=check_field(_seeds_ok))
     oracle: dict[int, str | list[str]] = field(default_factory=dict)   # n -> oracle entries (one row each)
     analysis: AnalysisSpec | None = None
+    confirmatory_seeds: int | None = field(default=None, metadata=check_field(_seeds_ok))
+    # roles that other entries play on the exploratory seeds (an arm that is new to the confirmatory analysis)
+    exploratory_roles: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_seeds(self) -> int | None:
+        """How many seeds the claim roles have in all: the exploratory ones and the confirmatory ones."""
+        if self.seeds is None:
+            return None
+        return self.seeds + (self.confirmatory_seeds or 0)
 
 
 @dataclass(frozen=True)
@@ -292,9 +320,9 @@ def check_study(study: Study, where: str) -> None:
                         raise BenchmarkError(f"{where}: field '{f}.tuning.seeds' must be a positive number of seeds "
                                              "(or size -> seeds)")
                 floor = arm.tuning.clean_at_least
-                if floor is not None and floor not in study.arms:
+                if floor is not None and floor not in study.arms and floor not in study.sources:
                     raise BenchmarkError(f"{where}: field '{f}.tuning.clean_at_least' names {floor!r}, which is not an "
-                                         "arm of this study")
+                                         "arm or source of this study")
                 if floor == key:
                     raise BenchmarkError(f"{where}: field '{f}.tuning.clean_at_least' names the arm itself")
             if isinstance(arm.description, dict):
@@ -313,8 +341,13 @@ def check_study(study: Study, where: str) -> None:
 
 
 def _check_grid(tuning: TuningSpec, where: str, label: str) -> None:
-    if not tuning.grid:
-        raise BenchmarkError(f"{where}: field '{label}.tuning.grid' must name at least one recipe field")
+    if bool(tuning.grid) == bool(tuning.points):
+        raise BenchmarkError(f"{where}: field '{label}.tuning' needs exactly one of 'grid' (recipe field -> values) "
+                             "or 'points' (a list of settings)")
+    for i, point in enumerate(tuning.points):
+        if not isinstance(point, dict) or not point:
+            raise BenchmarkError(f"{where}: field '{label}.tuning.points[{i}]' must be a mapping of recipe field -> "
+                                 "value")
     for key, values in tuning.grid.items():
         ok = isinstance(values, list) and values or (
             isinstance(values, dict) and set(values) == {"scale"} and isinstance(values["scale"], list)
