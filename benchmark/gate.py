@@ -63,7 +63,9 @@ def compare_outcomes(reference: dict, fresh: dict) -> Flips:
     if ref["index"] != new["index"]:
         flips.problem = "the evaluation subsets differ (data changed)"
         return flips
-    keys = list(OUTCOME_KEYS) + [a["name"] for a in fresh["attacks"]]
+    # every attack's outcome, the guards' too where the protocol counts them (`guard:<attack>`)
+    guard_keys = sorted({k for k in (*ref, *new) if k.startswith("guard:")})
+    keys = list(OUTCOME_KEYS) + [a["name"] for a in fresh["attacks"]] + guard_keys
     for key in keys:
         a, b = ref.get(key), new.get(key)
         if a is None or b is None:
@@ -79,9 +81,17 @@ def compare_outcomes(reference: dict, fresh: dict) -> Flips:
 
 
 def allowed_flips(reference: dict, fresh: dict) -> int:
+    """Examples that may flip: none on a machine of the record's kind; on another kind the protocol's
+    `flip_tolerance`, which it states for its own number of examples, scaled to the record's (rounded up)."""
+    import math
+
     if same_machine(reference.get("machine"), fresh.get("machine")):
         return 0
-    return int(fresh["protocol"].get("flip_tolerance", 0))
+    tolerance = int(fresh["protocol"].get("flip_tolerance", 0))
+    n, full = int(fresh.get("n_examples") or 0), int(fresh["protocol"].get("n_examples") or 0)
+    if tolerance and n and full and n != full:
+        return math.ceil(tolerance * n / full)
+    return tolerance
 
 
 def metrics(record: dict) -> dict[str, float]:

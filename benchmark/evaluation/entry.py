@@ -103,6 +103,13 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
             a["type"] in ("DeepFool", "CarliniWagnerL2") else ""
         rows.append((a["name"], f"{100 * a['robust_accuracy']:.1f}%  [{a['n_success']}/{a['n_attacked']} broken, "
                                 f"{a['seconds']:.1f}s]{extra}"))
+    battery = record.get("robust_accuracy_battery")
+    counted = (record.get("guards") or {}).get("counted") or []
+    if battery is not None:
+        broke = sum(c["broke_battery_robust"] for c in counted)
+        rows.append(("guards' att.", f"{100 * record['robust_accuracy']:.1f}%  [{broke} more broken by the guards' "
+                                     f"attacks ({', '.join(c['name'][6:] for c in counted)}); the battery alone: "
+                                     f"{100 * battery:.1f}%]"))
     rows.append(("worst case", f"{100 * record['robust_accuracy']:.1f}%"))
     split = record.get("clean_test_split")
     if split:
@@ -172,10 +179,56 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
             robust = torch.tensor(result.per_example["robust"])
             with channels_last(model, opts.channels_last) as nhwc:
                 result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
-                                           replace(guard_options(protocol, opts.device), eps=eps))
+                                           replace(guard_options(protocol, opts.device), eps=eps,
+                                                   outcomes=protocol.guards_count,
+                                                   keep_adversarial=opts.keep_adversarial))
             if state is not None:
                 checkpoint.save({**state, "guards": result.guards})
+        if protocol.guards_count:
+            count_guards(result)
     return result
+
+
+def count_guards(result: EvalResult) -> None:
+    """Fold the guards' attacks into the worst case (a protocol with `guards_count`): an example is robust only
+    if every attack that ran on it failed. Each one's outcome goes into the per-example outcomes as
+    `guard:<attack>` (-1 where it did not run), the battery's own worst case stays beside it."""
+    from benchmark.evaluation.battery import merge_adversarial
+
+    guards = result.guards
+    outcomes = guards.pop("outcomes", {})
+    extra = guards.pop("adversarial", None)
+    pe = result.per_example
+    n = len(pe["index"])
+    robust = list(pe["robust"])
+    counted = []
+    for name, values in outcomes.items():
+        full = list(values) + [-1] * (n - len(values))
+        pe[f"guard:{name}"] = full
+        newly = [i for i, v in enumerate(full) if v == 1 and robust[i] == 1]
+        for i in newly:
+            robust[i] = 0
+        counted.append({"name": f"guard:{name}", "n_attacked": sum(v >= 0 for v in full),
+                        "n_success": sum(v == 1 for v in full), "broke_battery_robust": len(newly)})
+    result.extra["robust_accuracy_battery"] = result.robust_accuracy
+    guards["counted"] = counted
+    pe["robust"] = robust
+    result.robust_accuracy = sum(robust) / n
+    if result.adversarial is not None and extra:
+        parts = [{"index": result.adversarial["index"], "x_adv": result.adversarial["x_adv"],
+                  "attack": result.adversarial["attack"]}] if result.adversarial["index"].numel() else []
+        result.adversarial = merge_adversarial(_as_parts(parts) + extra)
+
+
+def _as_parts(parts: list[dict]) -> list[dict]:
+    """A merged set of adversarial inputs as parts merge_adversarial takes again (one name per part)."""
+    out = []
+    for p in parts:
+        names = p["attack"]
+        for name in dict.fromkeys(names):
+            rows = torch.tensor([i for i, a in enumerate(names) if a == name])
+            out.append({"index": p["index"][rows], "x_adv": p["x_adv"][rows], "attack": name})
+    return out
 
 
 def evaluation_data(task, protocol: Protocol, n: int | None = None, data_dir=None):

@@ -72,6 +72,9 @@ class Protocol:
     # also the clean accuracy on the task's whole test split (a forward pass per example): the attacks run on
     # the fixed subset, a clean accuracy needs no subset
     clean_split: bool = False
+    # the worst case is over every attack the protocol runs on an example, the guards' attacks inside the threat
+    # model included (AutoAttack's and RobustBench's rule); the record keeps each one's outcome per example
+    guards_count: bool = False
     source: str = field(default="", compare=False)
 
     def build_attacks(self, eps: float | None = None) -> list[Attack]:
@@ -82,7 +85,7 @@ class Protocol:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("source")
-        for key in ("attack_seed", "guards", "clean_split"):  # unset: not written, so earlier records compare equal
+        for key in ("attack_seed", "guards", "clean_split", "guards_count"):  # unset: not written, so earlier records compare equal
             if d[key] is None or d[key] is False:
                 d.pop(key)
         return d
