@@ -86,13 +86,13 @@ def test_the_screen_section_compares_quick_and_full_example_by_example():
     lines = screen_section(agg, {"name": "f", "roles": {"linear": "lin", "source": "only_quick"}}, "quick", "full")
     row = next(line for line in lines if line.startswith("| `lin`"))
     # seed 0: example 3 robust in quick, broken in full (missed); seed 1: example 7 broken in quick, robust in full
-    assert "| 2 |" in row and row.endswith("| 1 | 1 | 6 |")
+    assert "| 0, 1 |" in row and row.endswith("| 1 | 1 | 6 |")
     assert not any("only_quick" in line for line in lines)     # no full-protocol record: nothing to compare
     assert lines[-2] == "| all | | | | | 1 | 1 | 6 |"
 
 
 def test_claim_c_tests_the_front_only_once_it_has_the_fixed_seeds():
-    from benchmark.reports.claims import Rows, lwf_role
+    from benchmark.reports.claim_tests import Rows, lwf_role
 
     roles = {"lwf": "lwf", "lwf_front": "front"}
     rows = Rows({"lwf": {"seeds": list(range(10))}, "front": {"seeds": [0, 1, 2], "lwf_distance": "l2sq",
@@ -134,7 +134,8 @@ def test_the_front_section_shows_every_setting_the_floor_and_the_selection(tmp_p
     lines = front_section({"name": "f", "roles": {"lwf_front": "front"}}, tmp_path)
     assert "| **l2sq** | **1** | 91.0 | 20.0 | yes |" in lines
     assert "| l1 | 1 | 85.0 | 40.0 | no |" in lines                    # more robust, but below the floor
-    assert any("at least as accurate as `lin`'s selection (90.0% clean" in line for line in lines)
+    assert any("at least as accurate as `lin` (90.0% clean, its selection tuned on the same seeds)" in line
+               for line in lines)
     assert "Not tuned yet" in front_section({"name": "f", "roles": {"lwf_front": "other"}}, tmp_path)[2]
 
 
@@ -143,7 +144,9 @@ def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_th
     the seeds it has (provisional): every role needs three, and (c) tests the LwF the screen's verdict tested."""
     import pandas as pd
 
-    from benchmark.reports import claims as cl
+    from benchmark.reports import claims as md
+    from benchmark.reports import verdicts as cl
+    from benchmark.reports.claim_tests import Claim, Test
 
     def rec(model, seeds):
         return {"protocol": "full", "model": model, "seeds": seeds, "robust_outcomes": [[1]] * len(seeds),
@@ -154,12 +157,12 @@ def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_th
     family = {"seeds": 10, "verdict_protocol": "quick", "analysis": {"protocol": "full"},
               "roles": {"linear": "lin", "lwf": "lwf", "lwf_front": "front", "low_data": {10: {"transfer": "t10",
                                                                                            "also": ["x"]}}}}
-    screen = [cl.Claim("a", ""), cl.Claim("b", ""), cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0",
-                                                                                      None, +1)], lwf="front")]
+    screen = [Claim("a", ""), Claim("b", ""), Claim("c", "", tests=[Test("robust(front) - robust(ft) > 0", None, +1)],
+                                                       lwf="front")]
     agg = pd.DataFrame([rec("lin", [0, 1, 2, 3]), rec("front", [0, 1, 2]), rec("t10", [0, 1])])
     prov = cl.provisional_full(agg, family, screen)
     assert prov["seeds"] == 2 and prov["short"] == ["t10"] and "claims" not in prov
-    lines = cl.provisional_section({**family, "name": "f", "provisional_full": prov})
+    lines = md.provisional_section({**family, "name": "f", "provisional_full": prov})
     assert "Not yet: fewer than 3 seeds under `full` of `t10` (2)." in lines
     agg = pd.DataFrame([rec("lin", [0, 1, 2, 3]), rec("front", [0, 1, 2]), rec("t10", [0, 1, 2])])
     prov = cl.provisional_full(agg, family, screen)
@@ -171,7 +174,7 @@ def test_the_full_protocol_claims_run_beside_the_verdicts_once_every_role_has_th
 def test_verdicts_switch_to_the_full_protocol_once_the_roles_the_tests_use_have_every_fixed_seed():
     import pandas as pd
 
-    from benchmark.reports import claims as cl
+    from benchmark.reports import verdicts as cl
 
     def rec(model, seeds):
         return {"protocol": "full", "model": model, "seeds": seeds, "robust_outcomes": [[1]] * len(seeds),
@@ -199,23 +202,25 @@ def test_verdicts_switch_to_the_full_protocol_once_the_roles_the_tests_use_have_
 def test_once_switched_the_page_shows_each_claim_test_under_the_screen_on_the_same_seeds(monkeypatch):
     import pandas as pd
 
-    from benchmark.reports import claims as cl
+    from benchmark.reports import claims as md
+    from benchmark.reports import verdicts as cl
+    from benchmark.reports.claim_tests import Claim, Test
 
     seen = {}
 
     def fake_claims(rows, family, roles):
         seen.update(rows=rows, roles=roles)
-        return [cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0", None, +1)])]
+        return [Claim("c", "", tests=[Test("robust(front) - robust(ft) > 0", None, +1)])]
 
     monkeypatch.setattr(cl, "_family_claims", fake_claims)
     family = {"seeds": 2, "verdict_protocol": "full", "roles": {"lwf": "grid", "lwf_front": "front"}}
     agg = pd.DataFrame([{"protocol": p, "model": "front", "seeds": [0, 1, 2], "robust_outcomes": [[1]] * 3,
                          "clean_outcomes": [[1]] * 3} for p in ("full", "quick")])
-    verdict = [cl.Claim("c", "", tests=[cl.Test("robust(front) - robust(ft) > 0", None, +1)], lwf="front")]
+    verdict = [Claim("c", "", tests=[Test("robust(front) - robust(ft) > 0", None, +1)], lwf="front")]
     same = cl.screen_beside(agg, family, verdict, "quick")
     assert seen["roles"]["lwf"] == "front" and "lwf_front" not in seen["roles"]      # the LwF the verdict tested
     assert list(seen["rows"]) == ["front"] and seen["rows"]["front"]["seeds"] == [0, 1]   # the screen, fixed seeds
-    lines = cl.screen_beside_section({**family, "name": "f", "screen_beside": same}, verdict, "quick")
+    lines = md.screen_beside_section({**family, "name": "f", "screen_beside": same}, verdict, "quick")
     assert lines[0] == "### The claims under the screen, `quick`, on the same seeds (f)"
     assert "| `full` (the verdict) | its verdict | `quick` | its verdict |" in lines[4]
     assert cl.screen_beside(agg, {**family, "verdict_protocol": "quick"}, verdict, "quick") is None  # not switched

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from benchmark.reports.claims import Test as ClaimTest
+from benchmark.reports.claim_tests import Test as ClaimTest
 from benchmark.stats import accuracy_estimate, combine, difference_estimate, seed_band
 
 
@@ -59,7 +59,7 @@ def test_claim_verdicts_follow_the_interval():
 def test_verdicts_on_fewer_seeds_than_fixed_are_provisional_and_fewer_than_three_missing():
     import pandas as pd
 
-    from benchmark.reports.claims import Claim, _rows, diff
+    from benchmark.reports.claim_tests import Claim, _rows, diff
 
     sure = combine([0.10, 0.11, 0.12], 0.0001)
     short = ClaimTest("x > 0", sure, +1, seeds=3, need=10)

@@ -32,8 +32,9 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
 
     matplotlib.use("Agg")
     from benchmark.reports import datasize, plots
-    from benchmark.reports.claims import claims_markdown, evaluate_claims
-    from benchmark.reports.frame import aggregate, records_frame
+    from benchmark.reports.claims import claims_markdown
+    from benchmark.reports.verdicts import evaluate_claims
+    from benchmark.reports.frame import aggregate, records_frame, stale_records
     from benchmark.reports.html import index_html
     from benchmark.reports.leaderboard import leaderboard_markdown
 
@@ -85,7 +86,10 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
         claims = evaluate_claims(agg, config)
         text = claims_markdown(claims, config["protocol"], agg, config, family_plots)
         atomic_write_text(out / claims_name, text + "\n")
+    stale = stale_records(results_roots)
+    if models is not None:
+        stale = {p: s for p, s in stale.items() if set(s["models"]) & set(models)}
     md = out / "leaderboard.md"
-    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name) + "\n")
-    atomic_write_text(out / "index.html", index_html(agg, made, claims))
+    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale) + "\n")
+    atomic_write_text(out / "index.html", index_html(agg, made, claims, stale))
     return md

@@ -162,7 +162,113 @@ def screen_section(agg, family: dict, screen: str, full: str) -> list[str]:
     """How far the quick screen and the full protocol disagree, model by model: their robust accuracies on the
     seeds both evaluated, and example by example on the examples both evaluated (the screen's subset is the first
     of the full protocol's fixed order, so every screened example is also in the full protocol's)."""
-    quick, fuller = _rows(agg, screen), _rows(agg, full)
+    body, totals = agreement_rows(agg, _role_list(family), screen, full)
+    if not body:
+        return []
+    return [f"### The quick screen against the full protocol ({family['name']})", "",
+            f"Robust accuracy under `{screen}` and `{full}` on the seeds both evaluated; then example by example on "
+            "the examples both evaluated (every example of the screen's subset is in the full protocol's), summed over "
+            "those seeds: robust under the screen but broken by the full protocol (what the screen missed), and the "
+            "reverse (the screen's attacks found what the full protocol's did not, their random draws differ).", "",
+            "| model | seeds | quick robust | full robust | full - quick (points) | screen missed | full missed | "
+            "examples compared |", "|---|---|---|---|---|---|---|---|", *body,
+            f"| all | | | | | {totals[0]} | {totals[1]} | {totals[2]} |", ""]
+
+
+def front_section(family: dict, results_root) -> list[str]:
+    """The LwF fronts of claims (c) and (e) on validation data, from their tuning records: every setting's clean and
+    robust accuracy (mean over the tuning seeds), the floor the rule fixed in advance sets (the comparator's
+    validation clean accuracy), and the setting it selected."""
+    roles = family.get("roles") or {}
+    fronts = []
+    if roles.get("lwf_front"):
+        fronts.append(("(c)", roles["lwf_front"]))
+    elif (family.get("analysis") or {}).get("margin") is not None:
+        fronts.append(("(c)", roles.get("lwf")))
+        if roles.get("lwf_self"):
+            fronts.append(("(e)", roles["lwf_self"]))
+    lines: list[str] = []
+    for claim, name in fronts:
+        if name:
+            lines += _front_table(family, claim, name, results_root)
+    return lines
+
+
+def _front_table(family: dict, claim: str, front: str, results_root) -> list[str]:
+    import json
+    from pathlib import Path
+
+    from benchmark.results import tuning_record_file
+
+    path = tuning_record_file(Path(results_root), front)
+    if not path.is_file():
+        return [f"### LwF's front for {claim} ({family['name']})", "",
+                f"Not tuned yet: `python -m benchmark tune --model {front}` (the rule is fixed above).", ""]
+    rec = json.loads(path.read_text())
+    floor = rec.get("clean_floor") or {}
+    seeds = rec.get("tuning_seeds", [rec.get("seed", 0)])
+    fields = list(rec["grid"])
+    measured = ", its weights at those seeds on the same split" if floor.get("measured_on_seeds") else \
+        ", its selection tuned on the same seeds"
+    lines = [f"### LwF's front for {claim} ({family['name']}): `{front}`'s settings on validation data", "",
+             f"Each setting trained on seeds {', '.join(map(str, seeds))} and scored on the validation split carved from "
+             f"the training data of `{front}`'s task ({rec['validation']['n_examples']} examples; robust: PGD-20 with the "
+             "CE and CW-margin losses, worst case), mean over those seeds. The rule fixed in advance: the most robust "
+             "setting" + (f" among those at least as accurate as `{floor['entry']}` ({100 * floor['clean']:.1f}% clean"
+                           f"{measured})" if floor else "") + "; selected in bold.", "",
+             "| " + " | ".join(fields) + " | validation clean (%) | validation robust (%) | eligible |",
+             "|" + "---|" * (len(fields) + 3)]
+    for c in rec["configs"]:
+        ok = not floor or c["clean"] >= floor["clean"] - 1e-9
+        values = [c["values"].get(k, (rec.get("base_recipe") or {}).get(k, "-")) for k in fields]
+        cells = [f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for v in values]
+        mark = "**" if c["values"] == rec["selected"] else ""
+        lines.append("| " + " | ".join(f"{mark}{x}{mark}" for x in cells) +
+                     f" | {100 * c['clean']:.1f} | {100 * c['robust']:.1f} | {'yes' if ok else 'no'} |")
+    budget = rec.get("budget")
+    lines += ["", f"Its tuning budget: {budget} trainings ({len(rec['configs'])} settings x {len(seeds)} seeds), against "
+                  f"4 x 1 or 4 x 2 for the other arms (learning rate x epochs): the front is what the analysis fixed in "
+                  "advance asks, and LwF gets the larger budget.", ""]
+    return lines
+
+
+def agreement_rows(agg, names: list[str], a: str, b: str, seeds=None) -> tuple[list[str], list[int]]:
+    """Per model: robust accuracy under protocols `a` and `b` on the seeds both evaluated (within `seeds`), and the
+    examples robust under `a` but broken under `b` and the reverse, on the examples both evaluated."""
+    ra, rb = _rows(agg, a), _rows(agg, b)
+    body, totals = [], [0, 0, 0]
+    for name in names:
+        qa, qb = ra.get(name), rb.get(name)
+        if qa is None or qb is None:
+            continue
+        common = sorted(set(qa["seeds"]) & set(qb["seeds"]) & (set(seeds) if seeds is not None else set(qa["seeds"])))
+        if not common:
+            continue
+        ea = accuracy_estimate(seed_outcomes(qa, "robust", common))
+        eb = accuracy_estimate(seed_outcomes(qb, "robust", common))
+        missed = extra = shared = 0
+        for s in common:
+            ia, ib = qa["seeds"].index(s), qb["seeds"].index(s)
+            by_index = dict(zip(qb["index"][ib], qb["robust_outcomes"][ib]))
+            for i, r in zip(qa["index"][ia], qa["robust_outcomes"][ia]):
+                if i in by_index:
+                    shared += 1
+                    missed += int(r == 1 and by_index[i] == 0)
+                    extra += int(r == 0 and by_index[i] == 1)
+        totals = [totals[0] + missed, totals[1] + extra, totals[2] + shared]
+        body.append(f"| `{name}` | {_seed_text(common)} | {ea.pct()} | {eb.pct()} | "
+                    f"{100 * (eb.mean - ea.mean):+.1f} | {missed} | {extra} | {shared} |")
+    return body, totals
+
+
+def _seed_text(seeds: list[int]) -> str:
+    """Seeds as a range where they run without a gap (10-19), else listed."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def _role_list(family: dict, with_oracles: bool = True) -> list[str]:
     names: list[str] = []
 
     def collect(v):
@@ -177,77 +283,30 @@ def screen_section(agg, family: dict, screen: str, full: str) -> list[str]:
                 collect(x)
 
     collect(family.get("roles", {}))
-    collect(family.get("oracle", {}))
-    body = []
-    totals = [0, 0, 0]
-    for name in names:
-        q, f = quick.get(name), fuller.get(name)
-        if q is None or f is None:
-            continue
-        seeds = sorted(set(q["seeds"]) & set(f["seeds"]))
-        if not seeds:
-            continue
-        qe = accuracy_estimate(seed_outcomes(q, "robust", seeds))
-        fe = accuracy_estimate(seed_outcomes(f, "robust", seeds))
-        missed = extra = shared = 0
-        for s in seeds:
-            qi, fi = q["seeds"].index(s), f["seeds"].index(s)
-            by_index = dict(zip(f["index"][fi], f["robust_outcomes"][fi]))
-            for i, r in zip(q["index"][qi], q["robust_outcomes"][qi]):
-                if i in by_index:
-                    shared += 1
-                    missed += int(r == 1 and by_index[i] == 0)
-                    extra += int(r == 0 and by_index[i] == 1)
-        totals = [totals[0] + missed, totals[1] + extra, totals[2] + shared]
-        body.append(f"| `{name}` | {len(seeds)} | {qe.pct()} | {fe.pct()} | {100 * (fe.mean - qe.mean):+.1f} | "
-                    f"{missed} | {extra} | {shared} |")
+    if with_oracles:
+        collect(family.get("oracle", {}))
+    return names
+
+
+def reference_section(agg, family: dict, full: str) -> list[str]:
+    """The reference AutoAttack (`<full>-reference`) against the verdicts' protocol on every claim role, at the
+    seeds both evaluated: robust accuracy, and example by example what either breaks that the other does not."""
+    ref = f"{full}-reference"
+    body, totals = agreement_rows(agg, _role_list(family, with_oracles=False), full, ref)
+    seeds = (family.get("analysis") or {}).get("reference_seeds")
+    head = [f"### The reference AutoAttack against `{full}`, role by role ({family['name']})", ""]
     if not body:
-        return []
-    return [f"### The quick screen against the full protocol ({family['name']})", "",
-            f"Robust accuracy under `{screen}` and `{full}` on the seeds both evaluated; then example by example on "
-            "the examples both evaluated (every example of the screen's subset is in the full protocol's), summed over "
-            "those seeds: robust under the screen but broken by the full protocol (what the screen missed), and the "
-            "reverse (the screen's attacks found what the full protocol's did not, their random draws differ).", "",
-            "| model | seeds | quick robust | full robust | full - quick (points) | screen missed | full missed | "
-            "examples compared |", "|---|---|---|---|---|---|---|---|", *body,
-            f"| all | | | | | {totals[0]} | {totals[1]} | {totals[2]} |", ""]
-
-
-def front_section(family: dict, results_root) -> list[str]:
-    """Claim (c)'s LwF front on validation data, from the front entry's tuning record: every setting's clean and
-    robust accuracy (mean over the tuning seeds), the floor the rule fixed in advance sets (the linear head's
-    validation clean accuracy), and the setting it selected."""
-    import json
-    from pathlib import Path
-
-    from benchmark.results import tuning_record_file
-
-    front = (family.get("roles") or {}).get("lwf_front")
-    if not front:
-        return []
-    path = tuning_record_file(Path(results_root), front)
-    if not path.is_file():
-        return [f"### LwF's front ({family['name']})", "",
-                f"Not tuned yet: `python -m benchmark tune --model {front}` (the rule is fixed above).", ""]
-    rec = json.loads(path.read_text())
-    floor = rec.get("clean_floor") or {}
-    seeds = rec.get("tuning_seeds", [rec.get("seed", 0)])
-    lines = [f"### LwF's front ({family['name']}): the settings on validation data", "",
-             f"Each setting trained on seeds {', '.join(map(str, seeds))} and scored on the validation split carved from "
-             f"the target's training data ({rec['validation']['n_examples']} examples; robust: PGD-20 with the CE and "
-             "CW-margin losses, worst case), mean over those seeds. The rule fixed in advance: the most robust setting "
-             + (f"among those at least as accurate as `{floor['entry']}`'s selection ({100 * floor['clean']:.1f}% "
-                "clean, tuned on the same seeds)" if floor else "") + "; selected in bold.", "",
-             "| " + " | ".join(rec["grid"]) + " | validation clean (%) | validation robust (%) | eligible |",
-             "|" + "---|" * (len(rec["grid"]) + 3)]
-    for c in rec["configs"]:
-        ok = not floor or c["clean"] >= floor["clean"] - 1e-9
-        cells = [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in c["values"].values()]
-        mark = "**" if c["values"] == rec["selected"] else ""
-        lines.append("| " + " | ".join(f"{mark}{x}{mark}" for x in cells) +
-                     f" | {100 * c['clean']:.1f} | {100 * c['robust']:.1f} | {'yes' if ok else 'no'} |")
-    budget = rec.get("budget")
-    lines += ["", f"Its tuning budget: {budget} trainings ({len(rec['configs'])} settings x {len(seeds)} seeds), against "
-                  f"4 x {len(seeds)} for the linear head and natural fine-tuning (learning rate x epochs): the front "
-                  "is what the analysis fixed in advance asks, and LwF gets the larger budget.", ""]
-    return lines
+        return head + [f"Not run yet: the analysis asks for `{ref}` on every claim role at the first {seeds} "
+                       "confirmatory seeds.", ""]
+    missing = [n for n in _role_list(family, with_oracles=False)
+               if not any(line.startswith(f"| `{n}` |") for line in body)]
+    return head + [
+        f"The standard AutoAttack (the authors' code: APGD-CE, APGD-T, FAB-T and Square on every example, `{ref}`) and "
+        f"`{full}` (the fewer-passes APGD with FAB-T and Square on the guards' slice, every attack counted) on the same "
+        "examples and eps. Robust accuracy on the seeds both evaluated, then example by example, summed over those "
+        f"seeds: robust under `{full}` but broken by the reference (what the verdicts' protocol missed), and the "
+        "reverse.", "",
+        f"| model | seeds | `{full}` robust | reference robust | reference - ours (points) | ours missed | reference "
+        "missed | examples compared |", "|---|---|---|---|---|---|---|---|", *body,
+        f"| all | | | | | {totals[0]} | {totals[1]} | {totals[2]} |", ""] + \
+        ([f"Roles without a reference record yet: {', '.join(f'`{n}`' for n in missing)}.", ""] if missing else [])

@@ -26,6 +26,39 @@ def _current_version(protocol: str) -> int | None:
     return load_protocol(protocol).version if protocol in available_protocols() else None
 
 
+def stale_records(roots=None) -> dict[str, dict]:
+    """Records of an earlier version of their protocol, left out of every table until regenerated: protocol ->
+    {"version": current, "older": {version: count}, "models": [model, ...]}."""
+    from benchmark.results import load_records
+
+    current: dict[str, int | None] = {}
+    out: dict[str, dict] = {}
+    for r in load_records(roots):
+        proto = r["protocol"]["name"]
+        if proto not in current:
+            current[proto] = _current_version(proto)
+        v = r["protocol"].get("version")
+        if current[proto] is not None and v != current[proto]:
+            got = out.setdefault(proto, {"version": current[proto], "older": {}, "models": []})
+            got["older"][v] = got["older"].get(v, 0) + 1
+            if r["model"] not in got["models"]:
+                got["models"].append(r["model"])
+    return out
+
+
+def stale_text(stale: dict[str, dict]) -> str:
+    """One sentence for the leaderboard and the page: which records predate their protocol's current version."""
+    if not stale:
+        return ("Every record is at its protocol's current version, where the worst case is over every attack the "
+                "protocol runs, the gradient-masking guards' included.")
+    parts = []
+    for proto, s in sorted(stale.items()):
+        older = ", ".join(f"{n} of v{v}" for v, n in sorted(s["older"].items()))
+        parts.append(f"`{proto}` ({older}, {len(s['models'])} models; current v{s['version']})")
+    return ("Records that predate their protocol's current version are left out of every table until they are "
+            "regenerated: " + "; ".join(parts) + ".")
+
+
 def records_frame(roots=None, include_sweeps: bool = False):
     """Every record, one row per seed, with the per-example outcomes kept for statistics."""
     import pandas as pd

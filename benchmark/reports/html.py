@@ -186,7 +186,9 @@ def _plots(plots: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def index_html(agg, plots: list[tuple[str, str]], claims_results=None) -> str:
+def index_html(agg, plots: list[tuple[str, str]], claims_results=None, stale: dict | None = None) -> str:
+    from benchmark.reports.frame import stale_text
+
     tables, options = _tables(agg)
     n_records = int(sum(len(s) for s in agg["seeds"]))
     meta = {"models": int(len(agg)), "records": n_records}
@@ -194,8 +196,10 @@ def index_html(agg, plots: list[tuple[str, str]], claims_results=None) -> str:
             f'<p class="note">{meta["models"]} models, {meta["records"]} records (model x seed), built by '
             "<code>python -m benchmark report</code> from the records in <code>results/</code>. Accuracies in %: "
             "mean ± standard deviation over seeds; the 95% interval counts seeds and the evaluation subset. Worst "
-            "case: an example is robust only if every attack in the protocol failed on it. Click a column to sort; "
-            "filter with the menus. Rows with guard flags (possible gradient masking) are shaded.</p>",
+            "case: an example is robust only if every attack the protocol ran on it failed, the guards' attacks "
+            "inside the threat model included. Click a column to sort; filter with the menus. Rows with guard flags "
+            "(possible gradient masking) are shaded.</p>",
+            f'<p class="note">{html.escape(stale_text(stale or {})).replace("`", "")}</p>',
             _filters(options), *tables, *_claims(claims_results), *_plots(plots)]
     meta_json = json.dumps(meta).replace("</", "<\\/")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

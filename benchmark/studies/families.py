@@ -39,6 +39,12 @@ def family(part: Study, names: set[str], suffix: str = "") -> dict:
             from dataclasses import asdict
 
             fam["analysis"] = asdict(part.claims.analysis)
+        if part.claims.confirmatory_seeds:  # a confirmatory replication: seeds N .. N+M-1 decide
+            fam["exploratory_seeds"] = part.claims.seeds
+            fam["confirmatory_seeds"] = fam["seeds"] = part.claims.confirmatory_seeds
+            fam["exploratory_roles"] = _resolve(part.claims.exploratory_roles, ex, names,
+                                                "claims.exploratory_roles", suffix)
+            fam["analysis_commit"] = part.claims.analysis_commit
     if part.comparisons:
         fam["comparisons"] = [{"label": c.label, "a": _resolve(c.a, ex, names, f"comparisons[{i}].a", suffix),
                                "b": _resolve(c.b, ex, names, f"comparisons[{i}].b", suffix) if c.b else None,

@@ -153,6 +153,9 @@ class ClaimsSpec:
     confirmatory_seeds: int | None = field(default=None, metadata=check_field(_seeds_ok))
     # roles that other entries play on the exploratory seeds (an arm that is new to the confirmatory analysis)
     exploratory_roles: dict[str, Any] = field(default_factory=dict)
+    # the commit that froze `analysis` (written after it, by the commit that follows): the page quotes it, and a
+    # test checks that the analysis, the roles and the seeds have not changed since
+    analysis_commit: str | None = None
 
     @property
     def all_seeds(self) -> int | None:
