@@ -392,3 +392,48 @@ def test_a_study_of_a_folder_runs_end_to_end_to_its_plot_and_page(home, capsys):
     plots = sorted(p.name for p in (report / "plots").glob("*.png"))
     assert plots and all("/" not in p and "yaml" not in p for p in plots), plots
     assert (report / "claims.md").is_file() and (report / "index.html").is_file()
+
+
+def test_a_runner_stopped_by_sigterm_stops_its_jobs_and_the_next_run_resumes(home, tmp_path):
+    """`study run` killed (a `kill`, a scheduler's end of allocation) leaves no job training without its parent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tiny_study(tmp_path / "mine")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runner = subprocess.Popen([sys.executable, "-m", "benchmark", "study", "run", str(path), "--lanes", "1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def children() -> list[int]:
+        out = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == runner.pid:
+                out.append(int(stat.parent.name))
+        return out
+
+    start = time.time()
+    while not children():
+        assert runner.poll() is None, runner.stdout.read()
+        assert time.time() - start < 120
+        time.sleep(0.2)
+    jobs = children()
+    runner.send_signal(signal.SIGTERM)
+    out = runner.communicate(timeout=60)[0]
+    assert runner.returncode != 0 and "stopped by signal SIGTERM" in out and "resumes them" in out, out
+    for pid in jobs:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    # the stopped job is still to do: the next `study run` starts it again (a training from its last checkpoint)
+    stopped = out.split("stopped with it (")[1].split(")")[0].split(", ")
+    plan = subprocess.run([sys.executable, "-m", "benchmark", "study", "plan", str(path), "--json", "--no-measure"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr
+    left = {j["kind"] + ":" + j["entry"] + ("" if j["seed"] is None else f":{j['seed']}")
+            for j in json.loads(plan.stdout)["jobs"]}
+    assert stopped and set(stopped) <= left

@@ -21,9 +21,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The command line in any order of flags and names (`study plan --json fmnist` as `study plan fmnist --json`):
+    the command's own words are parsed intermixed, so a name after a flag still fills its positional."""
+    args, _ = parser.parse_known_args(argv)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    at = argv.index(args.command)
+    own = sub.choices[args.command]
+    rest = own.parse_intermixed_args(argv[at + 1:])
+    for key, value in vars(rest).items():
+        setattr(args, key, value)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(parser, argv)
     try:
         from benchmark.plugins import load_plugins
 

@@ -10,10 +10,15 @@ def cmd_list(args) -> int:
 
     from benchmark.zoo import has_weights, load_entries
 
+    import fnmatch
+
     entries = load_entries()
     rows = []
+    pattern = args.match if args.match and any(c in args.match for c in "*?[") else f"*{args.match}*"
     for e in entries.values():
         if args.suite and args.suite not in e.suites:
+            continue
+        if args.match and not fnmatch.fnmatch(e.name, pattern):
             continue
         published = sum(e.published(s) is not None for s in e.seeds)
         trained = sum(has_weights(e, s, "trained", args.cache_dir) for s in e.seeds)
@@ -22,7 +27,8 @@ def cmd_list(args) -> int:
                      "seeds": len(e.seeds), "published": published, "trained": trained,
                      "suites": ",".join(e.suites), "from": e.origin})
     with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 40):
-        print(pd.DataFrame(rows).to_string(index=False) if rows else "no entries")
+        print(pd.DataFrame(rows).to_string(index=False) if rows else
+              f"no entries{f' match {args.match!r}' if args.match else ''}{f' in suite {args.suite}' if args.suite else ''}")
     return 0
 
 
@@ -54,6 +60,7 @@ def add_parsers(sub) -> None:
     p.add_argument("action", choices=["list", "sources"])
     p.add_argument("--suite", default=None)
     p.add_argument("--provider", default=None, help="sources: robustbench, timm, hf, torchvision or file")
-    p.add_argument("--match", default=None, help="sources: only names containing this (timm: a pattern)")
+    p.add_argument("--match", default=None,
+                   help="only names containing this, or matching it where it has * ? [ (timm's sources: its pattern)")
     add_common(p, data=False)
     p.set_defaults(func=cmd_zoo)

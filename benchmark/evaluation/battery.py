@@ -29,7 +29,7 @@ class BatteryOptions:
     cascade: bool = True
     channels_last: bool = True   # attack a channels-last model: same outcomes, faster kernels
     amp: bool = False            # let attacks search in bf16 autocast; successes still checked in float32
-    progress: Callable[[str, int], None] | None = None
+    progress: Callable[..., None] | None = None   # (attack name, examples just attacked, the attack's total)
     keep_adversarial: bool = False  # return the input that broke each broken example (record audits)
 
 
@@ -151,7 +151,7 @@ def run_battery(model: nn.Module, attacks: list[Attack], x: torch.Tensor, y: tor
                     save(attack=ai, next=lo + opts.batch_size, robust=robust, outcome=outcome, norms=norms,
                          seconds=spent + time.perf_counter() - start)
                 if opts.progress:
-                    opts.progress(attack.name, b.numel())
+                    opts.progress(attack.name, b.numel(), todo.numel())
             robust &= outcome != 1
             per_example[attack.name] = outcome.tolist()
             per_example[f"norm:{attack.name}"] = [None if v != v else round(v, 6) for v in norms.tolist()]

@@ -145,12 +145,13 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
                leave=False)
     current = {"name": None}
 
-    def progress(name: str, k: int):
+    def progress(name: str, k: int, total: int | None = None):
         if name != current["name"]:
             if current["name"] is not None:
                 bar.update(1)
             current["name"] = name
             bar.set_postfix_str(name)
+        bar.advance(k, total)
 
     model = model.to(opts.device).eval()
     mine = shard(ctx, x.shape[0])  # under torchrun each rank attacks its share of the fixed subset
@@ -177,7 +178,10 @@ def evaluate_model(model: nn.Module, protocol: Protocol | str, x: torch.Tensor, 
             result.guards = state["guards"]
         else:
             robust = torch.tensor(result.per_example["robust"])
-            with channels_last(model, opts.channels_last) as nhwc:
+            stage = progress_bar(total=1, desc="guards", unit="stage", disable=not opts.show_progress, leave=False)
+            stage.set_postfix_str(f"the gradient-masking guards on the first {guard_options(protocol, 'cpu').n} "
+                                  "examples")
+            with stage, channels_last(model, opts.channels_last) as nhwc:
                 result.guards = run_guards(model, as_layout(x, nhwc), y, index, robust,
                                            replace(guard_options(protocol, opts.device), eps=eps,
                                                    outcomes=protocol.guards_count,

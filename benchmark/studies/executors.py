@@ -88,9 +88,57 @@ def default_lanes(device: str) -> int:
     return os.cpu_count() or 1
 
 
+class Stopped(BenchmarkError):
+    """The runner was told to stop (SIGTERM, SIGHUP): its jobs were stopped with it."""
+
+
+def _stop_jobs(procs: dict, grace: float = 20.0) -> list[str]:
+    """Stop every running job: SIGTERM, then SIGKILL after `grace` seconds; each keeps its last checkpoint."""
+    for proc, *_ in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.time() + grace
+    for proc, *_ in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return list(procs)
+
+
 def run_local(study: Study, device: str = "cpu", lanes: int | None = None, protocol: str | None = None,
               seeds: list[int] | None = None, max_jobs: int = 0, scope: Scope = Scope()) -> RunResult:
-    """Run every job left, `lanes` at a time, re-planning from disk after each one finishes."""
+    """Run every job left, `lanes` at a time, re-planning from disk after each one finishes.
+
+    Stopped by SIGTERM or SIGHUP (a `kill`, a scheduler ending the allocation) or Ctrl-C, it stops its running
+    jobs too (each resumes from its last checkpoint at the next `study run`) and raises Stopped."""
+    import signal
+    import threading
+
+    procs: dict[str, tuple[subprocess.Popen, Job, float, int | None]] = {}
+
+    def stop(signum, _frame):
+        raise Stopped(f"stopped by signal {signal.Signals(signum).name}")
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run_local(study, device, lanes, protocol, seeds, max_jobs, scope, procs)
+    except (Stopped, KeyboardInterrupt) as exc:
+        stopped = _stop_jobs(procs)
+        why = str(exc) if isinstance(exc, Stopped) else "interrupted"
+        raise Stopped(f"{why}: {len(stopped)} running job{'s' if len(stopped) != 1 else ''} stopped with it "
+                      f"({', '.join(stopped) or 'none'}); `study run {study.name}` resumes them from their last "
+                      "checkpoints") from None
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+
+
+def _run_local(study: Study, device: str, lanes: int | None, protocol: str | None, seeds: list[int] | None,
+               max_jobs: int, scope: Scope, procs: dict) -> RunResult:
     lanes = lanes or default_lanes(device)
     logs = study_home(study) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -98,7 +146,6 @@ def run_local(study: Study, device: str = "cpu", lanes: int | None = None, proto
     t0 = time.time()
     write_entries(study)
     plugins = study_plugins(study)
-    procs: dict[str, tuple[subprocess.Popen, Job, float, int | None]] = {}
     started = 0
     while True:
         for key, (proc, job, t_job, gpu) in list(procs.items()):

@@ -458,13 +458,16 @@ def describe(plan: Plan, lanes: int) -> list[str]:
                      f"{', ...' if len(plan.rewrites) > 6 else ''})")
     for j in plan.jobs:
         wait = f" (after {', '.join(j.after[:3])}{', ...' if len(j.after) > 3 else ''})" if j.after else ""
-        lines.append(f"  {j.key:<48} {j.state:<8} {duration(j.seconds):>8}{wait}")
+        lines.append(f"  {j.key:<48} {j.state:<8} {duration(j.seconds) if j.seconds is not None else '':>8}{wait}")
     total = plan.projected(1)
-    if plan.jobs:
+    if plan.jobs and total is None:
+        lines.append(f"not projected ({plan.left} jobs; --no-measure skips measuring this {plan.device}'s rates: "
+                     "leave it out to see each job's time)")
+    elif plan.jobs:
         lines.append(f"projected on this {plan.device}: {duration(total)} of compute, about "
                      f"{duration(plan.projected(lanes))} on {lanes} lane{'s' if lanes > 1 else ''} (rates measured "
-                     "here; evaluations from how far examples got in committed records under the protocol, an upper "
-                     "bound where there are none)")
+                     "here; evaluations from how far examples got in committed records under "
+                     "the protocol, an upper bound where there are none)")
     else:
         lines.append("nothing left to do")
     return lines
