@@ -3,8 +3,8 @@
 Layout under a results folder: `<protocol>/<model>/seed<k>.json`, sweep points under
 `<protocol>/sweeps/<model>/seed<k>@eps=<e>.json`, training records under
 `training/<model>/seed<k>.json`, tuning records under `tuning/<model>.json`.
-The project's `results/` holds the records of its entries' published weights; records of
-the user's own entries and retrained copies go to the user's results folder.
+The project's `results/` holds the committed records of its entries' published weights, changed only
+by maintainers (`--update-records`); every run a user makes records into the user's results folder.
 """
 
 from __future__ import annotations
@@ -20,12 +20,24 @@ SPECIAL_DIRS = ("training", "tuning")
 
 
 def results_root(entry=None, weights_origin: str = "published", override=None) -> Path:
-    """Where an evaluation of `entry` with weights of `weights_origin` is recorded."""
+    """Where the records of `entry` with weights of `weights_origin` are kept: the project's committed records for a
+    project entry's published weights, else the user's folder (what a run reads and compares against)."""
     if override:
         return Path(override)
     if entry is not None and (entry.origin == "user" or (weights_origin != "published" and entry.weights)):
         return user_results_dir()
     return project_results_dir()
+
+
+def write_root(entry=None, weights_origin: str = "published", override=None, update_records: bool = False) -> Path:
+    """Where a run writes what it records: the user's folder ($RTB_HOME), whatever it evaluated; the project's
+    committed records only with `update_records` (maintainers: `--update-records`)."""
+    if override:
+        return Path(override)
+    root = results_root(entry, weights_origin)
+    if root == project_results_dir() and not update_records:
+        return user_results_dir()
+    return root
 
 
 def record_path(root: Path, protocol: str, model: str, seed: int, eps: float | None = None) -> Path:

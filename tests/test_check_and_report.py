@@ -93,14 +93,19 @@ def test_evaluation_gate_is_exact_and_names_flipped_examples(published, capsys, 
     assert "examples flipped" in captured.out and "FAIL" in captured.out and "robust:" in captured.err
 
 
-def test_evaluate_says_whether_the_committed_record_was_reproduced(published, capsys, monkeypatch):
+def test_evaluate_says_whether_the_committed_record_was_reproduced(published, capsys, monkeypatch, tmp_path):
+    """A user's evaluation compares with the committed record and writes only into the user's folder; the
+    committed record changes only with --update-records (maintainers), and only where it did not reproduce."""
     zoo, cache, results, proto = published
+    mine = tmp_path / "mine"
+    monkeypatch.setenv("RTB_USER_RESULTS", str(mine))
     path = record_file(results, "tiny-proto", "lin", 0)
     before = path.read_bytes()
     args = ["evaluate", "--model", "lin", "--seed", "0", "--protocol", proto, "--no-guards", "--quiet"]
     assert main(args) == 0
-    assert "committed record reproduced: identical on all 80 examples" in capsys.readouterr().out
-    assert path.read_bytes() == before  # an exact reproduction keeps the committed file as it is
+    out = capsys.readouterr().out
+    assert f"committed record {path}: reproduced: identical on all 80 examples" in out
+    assert path.read_bytes() == before and record_file(mine, "tiny-proto", "lin", 0).is_file()
     original = PGD.perturb
 
     def weak(self, model, x, y, index):
@@ -109,8 +114,13 @@ def test_evaluate_says_whether_the_committed_record_was_reproduced(published, ca
 
     monkeypatch.setattr(PGD, "perturb", weak)
     assert main(args) == 0
-    assert "committed record NOT reproduced" in capsys.readouterr().out
-    assert path.read_bytes() != before  # rewritten: git shows the change
+    out = capsys.readouterr().out
+    assert "NOT reproduced" in out and "the committed record is unchanged" in out
+    assert path.read_bytes() == before  # a user's run never changes the checkout
+    assert json.loads(record_file(mine, "tiny-proto", "lin", 0).read_text())["weights"]["origin"] == "published"
+    assert main(args + ["--update-records"]) == 0
+    assert "committed record rewritten" in capsys.readouterr().out
+    assert path.read_bytes() != before  # maintainers: rewritten, git shows the change
 
 
 def test_compare_outcomes_refuses_other_weights_or_protocols():

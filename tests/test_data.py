@@ -68,6 +68,64 @@ def test_idx_reader_and_corrupt_file(tmp_path):
         read_idx(tmp_path / "bad")
 
 
+def _mirror(folder, corrupt: str | None = None):
+    """A local mirror of the four IDX files (Debian's copies), with their md5s; one file truncated if asked."""
+    import hashlib
+    import shutil
+
+    from tests.conftest import FMNIST
+
+    folder.mkdir(parents=True, exist_ok=True)
+    resources = []
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(FMNIST / name, folder / name)
+        resources.append((name, hashlib.md5((folder / name).read_bytes()).hexdigest()))
+        if name == corrupt:
+            data = (folder / name).read_bytes()
+            (folder / name).write_bytes(data[: len(data) // 2])
+    return resources
+
+
+def test_fashion_mnist_downloads_once_verified_from_a_mirror_where_debians_package_is_missing(tmp_path, monkeypatch,
+                                                                                           capsys, fmnist_available):
+    """No apt: the loader fetches the IDX files once into the data root (md5-checked), then reads them there."""
+    from benchmark.data.loaders import fashion_mnist as fm
+
+    resources = _mirror(tmp_path / "mirror")
+    monkeypatch.setattr(fm, "_resources", lambda: ([(tmp_path / "mirror").as_uri()], resources))
+    monkeypatch.setenv("RTB_FMNIST_SYSTEM_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setenv("RTB_DATA_DIR", str(tmp_path / "data"))
+    test = load_dataset("fashion-mnist", False)
+    assert len(test) == 10000 and (tmp_path / "data" / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()
+    assert "downloading t10k-images-idx3-ubyte.gz" in capsys.readouterr().err       # a line per file in a log
+    (tmp_path / "mirror" / "train-images-idx3-ubyte.gz").unlink()                   # the mirror gone: not needed now
+    assert len(load_dataset("fashion-mnist", False)) == 10000
+    assert not list((tmp_path / "data").rglob("*.part"))
+
+
+def test_a_corrupt_download_is_removed_and_no_download_says_both_ways(tmp_path, monkeypatch, fmnist_available):
+    from benchmark.data.loaders import fashion_mnist as fm
+
+    monkeypatch.setenv("RTB_FMNIST_SYSTEM_DIR", str(tmp_path / "no-debian"))
+    monkeypatch.setenv("RTB_DATA_DIR", str(tmp_path / "data"))
+    good = _mirror(tmp_path / "good")
+    _mirror(tmp_path / "bad", corrupt="t10k-images-idx3-ubyte.gz")
+    monkeypatch.setattr(fm, "_resources", lambda: ([(tmp_path / "bad").as_uri()], good))
+    with pytest.raises(BenchmarkError) as err:
+        load_dataset("fashion-mnist", False)
+    msg = str(err.value)
+    assert "\n" not in msg and "t10k-images-idx3-ubyte.gz does not match its md5" in msg and "removed" in msg
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    assert not (raw / "t10k-images-idx3-ubyte.gz").exists() and not list(raw.glob("*.part"))
+    monkeypatch.setattr(fm, "_resources", lambda: ([(tmp_path / "nowhere").as_uri()], good))
+    with pytest.raises(BenchmarkError) as err:
+        load_dataset("fashion-mnist", False)
+    msg = str(err.value)
+    assert "\n" not in msg and "could not be downloaded" in msg and "nowhere" in msg
+    assert "apt-get install dataset-fashion-mnist" in msg and str(raw) in msg            # both ways, and where
+
+
 def test_missing_dataset_names_the_fix(tmp_path):
     with pytest.raises(BenchmarkError, match="apt-get install dataset-fashion-mnist"):
         load_dataset("fashion-mnist", True, data_dir=tmp_path, download=False)

@@ -29,7 +29,7 @@ def test_tune_selects_on_validation_and_writes_the_choice(tiny_zoo, capsys):
                 recipe={"epochs": 2, "batch_size": 25, "lr": 0.05},
                 tuning={"grid": {"lr": [0.001, 0.1], "epochs": [1, 3]}})
     assert main(["train", "--model", "src", "--quiet"]) == 0
-    assert main(["tune", "--model", "lin", "--quiet"]) == 0
+    assert main(["tune", "--model", "lin", "--quiet", "--update-records"]) == 0
     rec = json.loads((results / "tuning" / "lin.json").read_text())
     assert rec["budget"] == 4 and rec["validation"]["n_examples"] == 1000  # 200 per class, held out of training
     best = max(rec["configs"], key=lambda c: (c["robust"], c["clean"]))
@@ -39,7 +39,7 @@ def test_tune_selects_on_validation_and_writes_the_choice(tiny_zoo, capsys):
     assert {k: entry.recipe[k] for k in best["values"]} == best["values"]
     data = yaml.safe_load((zoo / "lin.yaml").read_text())
     assert data["tuning"]["selected"] == best["values"]
-    assert "already tuned" in (main(["tune", "--model", "lin"]) == 0 and capsys.readouterr().out)
+    assert "already tuned" in (main(["tune", "--model", "lin", "--update-records"]) == 0 and capsys.readouterr().out)
 
 
 def test_a_clean_floor_limits_the_choice_to_settings_that_reach_it():
@@ -61,9 +61,11 @@ def test_tuning_over_two_seeds_with_a_clean_floor(tiny_zoo, capsys):
                 recipe={"epochs": 1, "batch_size": 25, "lr": 0.01},
                 tuning={"grid": {"lr": [0.001, 0.05]}, "seeds": 2, "clean_at_least": "lin"})
     assert main(["train", "--model", "src", "--seed", "0", "1", "--quiet"]) == 0
-    assert main(["tune", "--model", "ft", "--quiet"]) == 2                   # the floor's tuning comes first
+    assert main(["tune", "--model", "ft", "--quiet"]) == 2        # a project entry: only with --update-records
+    assert "--update-records" in capsys.readouterr().err
+    assert main(["tune", "--model", "ft", "--quiet", "--update-records"]) == 2   # the floor's tuning comes first
     assert "tune lin first" in capsys.readouterr().err
-    assert main(["tune", "--model", "lin", "ft", "--quiet"]) == 0
+    assert main(["tune", "--model", "lin", "ft", "--quiet", "--update-records"]) == 0
     lin = json.loads((results / "tuning" / "lin.json").read_text())
     assert lin["tuning_seeds"] == [0, 1] and lin["budget"] == 4
     for c in lin["configs"]:
@@ -88,12 +90,12 @@ def test_a_new_selection_drops_weights_trained_with_the_old_recipe(tiny_zoo):
     assert main(["train", "--model", "src", "--quiet"]) == 0
     assert main(["train", "--model", "lin", "--publish", "--quiet"]) == 0
     assert load_entries()["lin"].weights
-    assert main(["tune", "--model", "lin", "--quiet"]) == 0                # selects lr 0.05: the same recipe
+    assert main(["tune", "--model", "lin", "--quiet", "--update-records"]) == 0  # lr 0.05: the same recipe
     assert load_entries()["lin"].weights
     data = yaml.safe_load((zoo / "lin.yaml").read_text())
     data["tuning"] = {"grid": {"lr": [0.2]}}
     (zoo / "lin.yaml").write_text(yaml.safe_dump(data))
-    assert main(["tune", "--model", "lin", "--quiet"]) == 0                # lr 0.2: the weights were for 0.05
+    assert main(["tune", "--model", "lin", "--quiet", "--update-records"]) == 0  # lr 0.2: weights were for 0.05
     entry = load_entries()["lin"]
     assert entry.recipe["lr"] == 0.2 and not entry.weights
 
@@ -138,7 +140,7 @@ def test_a_floor_from_an_untuned_entry_is_its_validation_clean_accuracy_at_the_t
     x, y, _ = validation_data(entries["self"])
     expect = [accuracy(load_model_and_weights(entries["src"], s, "auto", "cpu", None, entries)[0], x, y) for s in (0, 1)]
     assert info["per_seed"] == expect and floor == sum(expect) / 2 and info["measured_on_seeds"] == [0, 1]
-    assert main(["tune", "--model", "self", "--quiet"]) == 0
+    assert main(["tune", "--model", "self", "--quiet", "--update-records"]) == 0
     rec = json.loads((results / "tuning" / "self.json").read_text())
     assert rec["clean_floor"]["clean"] == floor and rec["budget"] == 4 and rec.get("points")
     # the source's own head is where LwF on its own task starts; without keep_head a new one

@@ -14,8 +14,15 @@ def add_common(p: argparse.ArgumentParser, data: bool = True) -> None:
     p.add_argument("--cache-dir", default=None,
                    help="trained-weights cache (default: $RTB_CACHE or ~/.cache/robust-transfer-bench/zoo)")
     p.add_argument("--results-dir", default=None,
-                   help="where records go (default: results/ for published weights, else the user's folder)")
+                   help="where records go (default: your folder, $RTB_HOME/results; the committed results/ only with "
+                        "--update-records)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_update_records(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--update-records", action="store_true",
+                   help="maintainers: write into the project's committed records (results/, reports/, the zoo's "
+                        "tuning selections) instead of your folder ($RTB_HOME)")
 
 
 def add_models(p: argparse.ArgumentParser, required: bool = False) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-from benchmark.cli.common import (add_common, add_eval_options, add_models, add_override, eval_options, overridden,
-                                  selected_models)
+from benchmark.cli.common import (add_common, add_eval_options, add_models, add_override, add_update_records,
+                                  eval_options, overridden, selected_models)
 from benchmark.errors import BenchmarkError
 
 
@@ -72,12 +72,14 @@ def committed_record(entry, seed: int, protocol, opts, where):
     return (read_record(path), path) if path.is_file() else (None, None)
 
 
-def reproduction_line(flips, rewritten: bool) -> str:
+def reproduction_line(flips, rewritten: bool, yours=None) -> str:
     if flips.problem or flips.examples:
-        note = " (record rewritten: `git diff results/` shows the change, `git checkout results/` undoes it)" \
-            if rewritten else ""
+        if rewritten:
+            note = " (committed record rewritten: `git diff results/` shows the change, `git checkout results/` undoes it)"
+        else:
+            note = f" (yours: {yours}; the committed record is unchanged)" if yours else ""
         return f"NOT reproduced: {flips.describe()}{note}"
-    return f"reproduced: identical on all {flips.n} examples (committed record kept)"
+    return f"reproduced: identical on all {flips.n} examples"
 
 
 def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproduction: list | None = None,
@@ -122,18 +124,23 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
         entry = entries[job.name]
         reference, ref_path = committed_record(entry, job.seed, job.protocol, opts, where)
         flips = None
+        rewritten = False
         if reference is not None:
             flips = compare_outcomes(reference, record)
-            path = ref_path
-            if (flips.problem or flips.examples) and where.write:
-                write_record(record, ref_path)
-        elif where.write:
+            if where.update_records:  # maintainers: the committed record, rewritten only where it changed
+                rewritten = bool(flips.problem or flips.examples) and where.write
+                if rewritten:
+                    write_record(record, ref_path)
+                path = ref_path
+            elif where.write:
+                write_record(record, path)  # yours, under $RTB_HOME: the committed record stays as it is
+        if reference is None and where.write:
             write_record(record, path)
-        else:
+        elif not where.write:
             path = None
         print_record(record, path, record["seconds"] + ((record.get("guards") or {}).get("seconds") or 0))
         if flips is not None:
-            print(f"  committed record {reproduction_line(flips, where.write)}")
+            print(f"  committed record {ref_path}: {reproduction_line(flips, rewritten, path)}")
             if reproduction is not None:
                 reproduction.append(flips)
         done[(job.name, job.seed)] = record
@@ -155,7 +162,8 @@ def cmd_evaluate(args) -> int:
                         keep_adversarial=args.save_adversarial, resume=not args.no_resume)
     setup(opts.device)
     entries = load_entries()
-    where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir)
+    where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir,
+                      update_records=args.update_records)
     names = overridden(args, entries, selected_models(args, entries))
     if args.dry_run or any("paper" in entries[n].suites for n in names):
         from benchmark.evaluation import load_protocol
@@ -190,6 +198,7 @@ def add_parsers(sub) -> None:
                    help="start again instead of continuing an interrupted evaluation of the same record")
     p.add_argument("--dry-run", action="store_true",
                    help="print the projected time (measured on this device) of each evaluation and stop")
+    add_update_records(p)
     add_override(p)
     add_eval_options(p)
     add_common(p)

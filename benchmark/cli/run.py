@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from benchmark.cli.common import add_common, add_eval_options, eval_options, train_options
+from benchmark.cli.common import add_common, add_eval_options, add_update_records, eval_options, train_options
 
 # Suites evaluated on a CPU use the cheaper protocol variant.
 SUITE_PROTOCOLS = {"quick": "fmnist-linf-quick", "ci": "fmnist-linf-quick", "cnn": "fmnist-linf-quick"}
@@ -37,7 +37,7 @@ def cmd_run(args) -> int:
                 report(train_entry(entries[name], seed, topts, entries=entries))
                 trained += 1
     t_train = time.perf_counter() - t0
-    where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir)
+    where = Locations("auto", args.cache_dir, args.data_dir, args.results_dir, update_records=args.update_records)
     reproduction = []  # published weights against their committed records, example by example
     done = evaluate_all(names, None, protocol, opts, where, entries, reproduction, n_parallel=args.jobs,
                         seeds_by_entry=seeds)
@@ -51,9 +51,12 @@ def cmd_run(args) -> int:
         for flips in differ:
             print(f"  {flips.describe()}")
     if args.report:
+        from benchmark.paths import project_reports_dir, user_reports_dir
         from benchmark.reports import build_report
 
-        print(f"report: {build_report()}")
+        # from the committed records; into your folder, the project's reports/ only for maintainers
+        out = project_reports_dir() if args.update_records else user_reports_dir()
+        print(f"report: {build_report(reports_root=out)}")
     return 0
 
 
@@ -62,11 +65,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--suite", default="quick")
     p.add_argument("--protocol", default=None, help="default: fmnist-linf-quick for the CPU suites")
     p.add_argument("--report", action="store_true",
-                   help="also write reports/ (leaderboard, plots, claims) from every committed record")
+                   help="also write the leaderboard, plots, claims and page from every committed record (into "
+                        "$RTB_HOME/reports; reports/ with --update-records)")
     p.add_argument("--seed", type=int, nargs="+", default=None,
                    help="seeds to evaluate (default: each entry's first seed; the reports use every committed seed)")
     p.add_argument("--all-seeds", action="store_true", help="evaluate every seed of every entry")
     p.add_argument("--no-resume", action="store_true")
+    add_update_records(p)
     add_eval_options(p)
     add_common(p)
     p.set_defaults(func=cmd_run)

@@ -5,6 +5,7 @@
     python -m benchmark study report STUDY             # data-size plot, crossover table, claims, page
     python -m benchmark study entries STUDY [--check]  # write (or check) the entry files it makes
     python -m benchmark study --data FOLDER --source fmnist_src_robust   # a default study of your folder
+    python -m benchmark study plan --data FOLDER --source fmnist_src_robust   # its jobs first, then `study run --data`
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _scope(args):
     from benchmark.studies.jobs import Scope
 
     return Scope(override=args.override, match=args.match, data_dir=args.data_dir, n_examples=args.n,
-                 guards=not args.no_guards)
+                 guards=not args.no_guards, update_records=getattr(args, "update_records", False))
 
 
 def cmd_plan(study, args) -> int:
@@ -45,6 +46,12 @@ def cmd_plan(study, args) -> int:
 def cmd_run(study, args) -> int:
     from benchmark.studies.executors import SlurmOptions, run_study
     from benchmark.studies.jobs import describe, plan_study
+
+    if study.origin == "project" and not args.override and not args.update_records:
+        raise BenchmarkError(f"study {study.name} is the project's: its jobs publish weights, tunings and records into "
+                             "the checkout (maintainers: pass --update-records). To run it as yours, copy "
+                             f"{study.path} into $RTB_HOME/studies/ with another `name` and `names`, or rehearse it "
+                             "with --override (everything stays in your folder)")
 
     if args.executor == "local" or not args.no_wait:
         plan = plan_study(study, args.device, args.protocol, project=not args.no_measure, seeds=args.seed,
@@ -88,7 +95,21 @@ def cmd_entries(study, args) -> int:
 
 
 def cmd_folder(args) -> int:
-    """A default study of the user's folder: written, planned, run and reported in one command."""
+    """A default study of the user's folder: written (once), then planned (`study plan --data`), run (`study run
+    --data`, or no action: run and reported in one command) or reported, as a study file's would be."""
+    study = folder_study(args)
+    if args.action == "plan":
+        return cmd_plan(study, args)
+    if args.action == "report":
+        return cmd_report(study, args)
+    if args.action == "entries":
+        return cmd_entries(study, args)
+    args.report = args.report or args.action is None
+    return cmd_run(study, args)
+
+
+def folder_study(args):
+    """The default study of `--data FOLDER`: yours in $RTB_HOME/studies once written (a plan then runs as shown)."""
     import yaml
 
     from benchmark.io import atomic_write_text
@@ -108,9 +129,7 @@ def cmd_folder(args) -> int:
         atomic_write_text(path, "# written by `python -m benchmark study --data`: edit it and run it again\n"
                           + yaml.safe_dump(data, sort_keys=False, width=110))
         print(f"wrote the study {path}")
-    study = load_study(path)
-    args.report = True
-    return cmd_run(study, args)
+    return load_study(path)
 
 
 def _sizes(values):
@@ -136,9 +155,9 @@ def cmd_study(args) -> int:
 
     args.device = check_device(args.device)
     if args.data:
-        if args.action or args.study:
-            raise BenchmarkError("study --data FOLDER makes and runs its own study: leave out the action and the study "
-                                 "name (or use `study run STUDY` for a study file)")
+        if args.study:
+            raise BenchmarkError("study --data FOLDER makes its own study: leave out the study name (`study plan --data "
+                                 "FOLDER --source SRC` shows its jobs, `study run --data ...` runs them)")
         return cmd_folder(args)
     if not args.action or not args.study:
         raise BenchmarkError(f"name an action and a study: python -m benchmark study {{{','.join(ACTIONS)}}} STUDY "
@@ -171,6 +190,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-measure", action="store_true", help="plan without measuring this device's rates")
     p.add_argument("--max-jobs", type=int, default=0, help="run: stop after starting this many jobs")
     p.add_argument("--report", action="store_true", help="run: write the study's report when every job succeeded")
+    p.add_argument("--update-records", action="store_true",
+                   help="run a project study (maintainers): its tunings, weights and records go into the checkout")
     p.add_argument("--out", default=None, help="report: where to write (default: $RTB_HOME/studies/STUDY/report)")
     slurm = p.add_argument_group("executor")
     slurm.add_argument("--executor", default="local", choices=["local", "slurm"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from benchmark.cli.common import add_common, add_models, add_override, overridden, selected_models, train_options
+from benchmark.cli.common import (add_common, add_models, add_override, add_update_records, overridden, selected_models,
+                                  train_options)
 from benchmark.errors import BenchmarkError
 
 
@@ -95,6 +96,10 @@ def cmd_tune(args) -> int:
             if args.suite:
                 continue
             raise BenchmarkError(f"{name} has no tuning budget (`tuning.grid`) in {entry.path}")
+        if entry.origin == "project" and not args.update_records:
+            raise BenchmarkError(f"{name} is a project entry: tuning it rewrites {entry.path} and results/tuning/ in the "
+                                 "checkout (maintainers: pass --update-records; to tune your own copy, put an entry "
+                                 "of another name in your zoo folder, $RTB_HOME/entries)")
         if entry.tuning.selected is not None and not args.force:
             print(f"{name}: already tuned ({entry.tuning.selected}); use --force to tune again")
             continue
@@ -153,6 +158,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--force", action="store_true", help="tune again even if a selection exists")
     p.add_argument("--study", default=None, help="a study (name or file) whose entries to rewrite after tuning, so "
                                                   "that sizes inheriting this selection get it")
+    add_update_records(p)
     add_common(p)
     p.set_defaults(func=cmd_tune)
 

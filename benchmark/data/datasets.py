@@ -16,7 +16,10 @@ from benchmark.registry import Registry
 
 
 def default_data_root() -> Path:
-    return Path(os.environ.get("RTB_DATA_DIR", Path.home() / ".cache" / "robust-transfer-bench" / "data"))
+    """Where downloaded data sets go: $RTB_DATA_DIR, else `data/` in the user's folder ($RTB_HOME)."""
+    from benchmark.paths import user_home
+
+    return Path(os.environ.get("RTB_DATA_DIR") or user_home() / "data")
 
 
 class ImageDataset(Dataset):

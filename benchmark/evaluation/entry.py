@@ -45,6 +45,7 @@ class Locations:
     results_dir: str | None = None
     write: bool = True
     sweep: bool = False             # a sweep point: recorded under sweeps/, never over the protocol's record
+    update_records: bool = False    # maintainers: write into the project's committed records (else the user's)
 
 
 @dataclass
@@ -331,14 +332,14 @@ def evaluate_entry(entry, seed: int = 0, protocol: str | Protocol | None = None,
 
 def entry_record_path(entry, seed: int, protocol: Protocol, eps: float, origin: str, opts: EvalOptions,
                       where: Locations) -> Path:
-    """Where an evaluation's record goes: the protocol's record, a sweep point's (another eps), or, for
-    published weights on another number of examples than the protocol's, the user's results folder (never
-    over the committed record)."""
+    """Where an evaluation's record goes: the user's results folder (the project's committed records only with
+    `where.update_records`), as the protocol's record or a sweep point's (another eps); published weights on another
+    number of examples than the protocol's always go to the user's (never over the committed record)."""
     from benchmark.paths import user_results_dir
-    from benchmark.results import record_path, results_root
+    from benchmark.results import record_path, write_root
 
     sweep_eps = eps if where.sweep or eps != protocol.eps else None
-    root = results_root(entry, origin, where.results_dir)
+    root = write_root(entry, origin, where.results_dir, where.update_records)
     if opts.n is not None and opts.n != protocol.n_examples and origin == "published" and not where.results_dir:
         root = user_results_dir()
     return record_path(root, protocol.name, entry.name, seed, sweep_eps)

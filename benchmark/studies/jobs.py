@@ -31,6 +31,7 @@ class Scope:
     data_dir: str | None = None
     n_examples: int | None = None
     guards: bool = True                   # False: evaluations skip the gradient-masking guards (a rehearsal)
+    update_records: bool = False          # a project study run by maintainers: its tunings and records are the project's
 
     def extra(self, kind: str) -> list[str]:
         out = []
@@ -42,6 +43,8 @@ class Scope:
             out += ["--n", str(self.n_examples)]
         if kind == "evaluate" and not self.guards:
             out.append("--no-guards")
+        if kind in ("tune", "evaluate") and self.update_records and not self.override:
+            out.append("--update-records")
         return out
 
 
