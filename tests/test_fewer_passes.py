@@ -38,7 +38,7 @@ def test_malt_orders_targets_by_the_first_order_distance_to_their_boundary():
 
 def test_discarding_stops_hopeless_rows_early_and_never_costs_more_than_the_full_budget():
     from benchmark.attacks import APGD
-    from benchmark.perf_passes import RowCounter
+    from benchmark.perf.passes import RowCounter
 
     model, n = _Margin(), 7
     x, y = torch.rand(n, 1, 2, 2), torch.zeros(n, dtype=torch.long)
@@ -139,7 +139,7 @@ def test_the_full_protocols_keep_the_reference_autoattack_as_an_option():
 
 
 def test_the_strength_summary_counts_what_each_battery_missed():
-    from benchmark.perf_passes import strength_summary
+    from benchmark.perf.passes import strength_summary
 
     rows = [{"model": "a", "seed": 0, "n": 300, "v3": 0.50, "v4": 0.50 + 2 / 300, "missed_by_new": [1, 2],
              "broken_only_by_new": [], "missed_by_reseed": [5], "v3_flagged": False, "v4_flagged": False},
@@ -154,7 +154,7 @@ def test_the_strength_summary_counts_what_each_battery_missed():
 
 
 def test_the_full_protocols_projection_scales_the_targeted_attacks_with_the_classes():
-    from benchmark.perf_passes import projected_full_passes
+    from benchmark.perf.passes import projected_full_passes
 
     per = {"reference apgd-ce": 200, "reference apgd-t": 800, "reference fab-t": 1200, "reference square": 5000,
            "new apgd-ce": 60, "new apgd-t": 240}

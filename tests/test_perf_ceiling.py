@@ -20,7 +20,7 @@ class _Margin(nn.Module):
 
 def test_an_example_never_fooled_gets_the_reference_budget_and_the_counter_sees_it():
     from benchmark.attacks import APGD
-    from benchmark.perf import PassCounter
+    from benchmark.perf.measure import PassCounter
 
     model, n = _Margin(), 7
     x, y = torch.rand(n, 1, 2, 2), torch.zeros(n, dtype=torch.long)
@@ -35,7 +35,7 @@ def test_an_example_never_fooled_gets_the_reference_budget_and_the_counter_sees_
 
 
 def test_conv_macs_counts_convolutions_and_linear_layers():
-    from benchmark.perf import conv_macs
+    from benchmark.perf.measure import conv_macs
 
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 3, stride=2, padding=1,
                                                                               groups=2), nn.Flatten(), nn.Linear(18, 3))

@@ -6,7 +6,7 @@ import pytest
 
 
 def test_paper_perf_measures_ours_bare_and_attacks_on_cpu():
-    from benchmark.perf_paper import PaperPerfOptions, run
+    from benchmark.perf.paper import PaperPerfOptions, run
 
     lines = []
     out = run(["preact_resnet18"], ["natural", "free_at"], PaperPerfOptions(batch=2, steps=1, warmup=1),
@@ -18,7 +18,7 @@ def test_paper_perf_measures_ours_bare_and_attacks_on_cpu():
 
 
 def test_projection_is_steps_times_batch_over_the_measured_rate():
-    from benchmark.perf_paper import project_entries
+    from benchmark.perf.paper import project_entries
     from benchmark.zoo import load_entries
 
     entries = load_entries()

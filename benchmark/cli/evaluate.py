@@ -18,7 +18,7 @@ def available_seeds(entry, asked, weights: str, cache) -> list[int]:
     seeds = [s for s in entry.seeds if has_weights(entry, s, weights, cache)]
     if not seeds and "paper" in entry.suites and weights in ("auto", "published"):
         from benchmark.evaluation import load_protocol
-        from benchmark.projection import chain_message
+        from benchmark.perf.projection import chain_message
         from benchmark.zoo import load_entries
 
         raise BenchmarkError(chain_message(entry, load_entries(), lambda e: any(
@@ -167,7 +167,7 @@ def cmd_evaluate(args) -> int:
     names = overridden(args, entries, selected_models(args, entries))
     if args.dry_run or any("paper" in entries[n].suites for n in names):
         from benchmark.evaluation import load_protocol
-        from benchmark.projection import evaluation_projection
+        from benchmark.perf.projection import evaluation_projection
 
         print(f"plan ({'dry run: nothing is evaluated' if args.dry_run else 'measured before starting'}):")
         for n in names:

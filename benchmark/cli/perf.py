@@ -8,13 +8,13 @@ import os
 import torch
 
 from benchmark.cli.common import add_common
-from benchmark.perf import compare_battery, compare_pgd, training_costs
+from benchmark.perf.measure import compare_battery, compare_pgd, training_costs
 
 
 def cmd_paper(args) -> int:
-    """Paper-scale throughput on synthetic tensors (see benchmark.perf_paper)."""
+    """Paper-scale throughput on synthetic tensors (see benchmark.perf.paper)."""
     from benchmark.cli.common import check_device
-    from benchmark.perf_paper import PAPER_MODELS, TRAINING, PaperPerfOptions, run
+    from benchmark.perf.paper import PAPER_MODELS, TRAINING, PaperPerfOptions, run
 
     opts = PaperPerfOptions(device=check_device(args.device), batch=args.paper_batch, steps=args.paper_steps,
                             amp=not args.no_amp, channels_last=not args.no_channels_last, compile=args.compile)
@@ -36,7 +36,7 @@ def cmd_paper(args) -> int:
 def cmd_eval_paths(args) -> int:
     """Section 5 (and 6 with --main-job): today's quick-protocol evaluation against the new one."""
     from benchmark.cli.common import check_device
-    from benchmark.perf import compare_eval_paths, compare_main_job
+    from benchmark.perf.measure import compare_eval_paths, compare_main_job
 
     device = check_device(args.device)
     models = [(m, 0) for m in args.eval_models]
@@ -79,7 +79,7 @@ def cmd_eval_paths(args) -> int:
 def cmd_ceiling(args) -> int:
     """Section 7: how much faster the float32 evaluation could be with the reference's steps."""
     from benchmark.cli.common import check_device
-    from benchmark.perf import evaluation_ceiling
+    from benchmark.perf.measure import evaluation_ceiling
 
     device = check_device(args.device)
     models = [(m, 0) for m in args.eval_models]
@@ -124,8 +124,8 @@ def cmd_passes(args) -> int:
     classes."""
     from benchmark.cli.common import check_device
     from benchmark.evaluation import load_protocol
-    from benchmark.perf import _published_quick
-    from benchmark.perf_passes import (FULL, FULL_REFERENCE, V3, V4, _outcome_sets, attack_units, compare_passes,
+    from benchmark.perf.measure import _published_quick
+    from benchmark.perf.passes import (FULL, FULL_REFERENCE, V3, V4, _outcome_sets, attack_units, compare_passes,
                                        projected_full_passes)
     from benchmark.zoo import load_entries, suite_entries
 
@@ -181,7 +181,7 @@ def cmd_strength(args) -> int:
 
     from benchmark.io import atomic_write_json
     from benchmark.paths import project_results_dir
-    from benchmark.perf_passes import strength, strength_summary
+    from benchmark.perf.passes import strength, strength_summary
 
     cache = Path(args.strength_cache)
     done = json.loads(cache.read_text()) if cache.is_file() else {}

@@ -37,7 +37,7 @@ def report(rec) -> None:
 
 def print_training_plan(names, entries, args, opts) -> None:
     """What `train` is about to do, sources first, each with its projected time and sizes (measured here)."""
-    from benchmark.projection import training_projection
+    from benchmark.perf.projection import training_projection
     from benchmark.zoo import check_seeds, dependency_order, has_weights
 
     todo = [n for n in dependency_order(names, entries)

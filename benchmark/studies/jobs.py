@@ -344,7 +344,7 @@ class Projector:
                 job.seconds = self.evaluate_seconds(e)
 
     def train_seconds(self, entry, recipe) -> float:
-        from benchmark.projection import _n_train
+        from benchmark.perf.projection import _n_train
 
         strategy = entry.make_strategy(recipe)
         n = _n_train(entry)
@@ -353,9 +353,9 @@ class Projector:
 
     def rate(self, entry, recipe) -> float:
         """Training examples per second per optimizer step, measured here (memoized per kind of step)."""
-        from benchmark.projection import FROZEN_BODY, forward_flops
+        from benchmark.perf.projection import FROZEN_BODY, forward_flops
         from benchmark.data import get_task
-        from benchmark.perf_paper import PaperPerfOptions, ours_rate
+        from benchmark.perf.paper import PaperPerfOptions, ours_rate
 
         task = get_task(entry.task, relative_to=entry.folder)
         kind = "natural" if entry.strategy in ("linear", "mlp", "retrain_last_k", "finetune", "lwf") else entry.strategy
@@ -387,13 +387,13 @@ class Projector:
         import torch
 
         from benchmark.data import get_task
-        from benchmark.perf import fwd_bwd_seconds
+        from benchmark.perf.measure import fwd_bwd_seconds
         from benchmark.zoo.weights import build_entry_model
 
         task = get_task(entry.task, relative_to=entry.folder)
         key = (entry.architecture, task.input_shape, task.n_classes, entry.head.get("type"))
         if key not in self._fb:
-            from benchmark.projection import forward_flops
+            from benchmark.perf.projection import forward_flops
 
             model = build_entry_model(entry).to(self.device).eval()
             flops, _ = forward_flops(entry)  # a small batch for paper-size models on a CPU, as for training
@@ -405,7 +405,7 @@ class Projector:
 
     def evaluate_seconds(self, entry) -> float:
         from benchmark.data import get_task
-        from benchmark.projection import _attack_fb
+        from benchmark.perf.projection import _attack_fb
 
         task = get_task(entry.task, relative_to=entry.folder)
         reach = self.reach(entry.strategy)
@@ -447,7 +447,7 @@ def _survival(protocol) -> dict[str, list[float]]:
 
 
 def duration(seconds: float | None) -> str:
-    from benchmark.projection import _duration
+    from benchmark.perf.projection import _duration
 
     return "not measured" if seconds is None else _duration(seconds)
 

@@ -77,7 +77,7 @@ def compare_passes(models: list[tuple[str, int]], device: str, data_dir=None, ca
     from dataclasses import replace
 
     from benchmark.evaluation import load_protocol
-    from benchmark.perf import _published_quick
+    from benchmark.perf.measure import _published_quick
 
     p_old, p_new = load_protocol(old), load_protocol(new)
     if n is not None:
@@ -102,7 +102,7 @@ def reseed_misses(name: str, seed: int, v3_record: dict, device: str = "cpu", da
     from dataclasses import replace
 
     from benchmark.evaluation import EvalOptions, evaluate_model, load_protocol
-    from benchmark.perf import _published_quick
+    from benchmark.perf.measure import _published_quick
 
     broken, _ = _outcome_sets(v3_record["per_example"])
     if not broken:

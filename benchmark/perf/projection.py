@@ -98,7 +98,7 @@ def _fb_per_example_step(entry, recipe) -> float:
 def _measured_rate(entry, recipe, device: str) -> float:
     """Training examples per second per optimizer step on this device, measured in a few steps."""
     from benchmark.data import get_task
-    from benchmark.perf_paper import PaperPerfOptions, ours_rate
+    from benchmark.perf.paper import PaperPerfOptions, ours_rate
 
     task = get_task(entry.task, relative_to=entry.folder)
     kind = "natural" if entry.strategy in ("linear", "mlp", "retrain_last_k", "finetune", "lwf") else entry.strategy
@@ -152,7 +152,7 @@ def evaluation_projection(entry, protocol, device: str = "cpu", n: int | None = 
                           measure: bool = True) -> Projection:
     from benchmark.data import get_task
     from benchmark.data.datasets import download_size
-    from benchmark.perf import fwd_bwd_seconds
+    from benchmark.perf.measure import fwd_bwd_seconds
     from benchmark.zoo.weights import build_entry_model
 
     task = get_task(entry.task, relative_to=entry.folder)
