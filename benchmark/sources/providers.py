@@ -14,14 +14,19 @@ from torch import nn
 from benchmark.errors import BenchmarkError
 from benchmark.sources import Provider, SourceInfo, import_optional, register_provider
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 RAW = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
-TASKS = {  # the task each dataset implies (a mapping a task file would hold)
-    "cifar10": {"name": "cifar10", "dataset": "cifar10", "num_classes": 10, "image_size": 32, "channels": 3},
-    "cifar100": {"name": "cifar100", "dataset": "cifar100", "num_classes": 100, "image_size": 32, "channels": 3},
-    "imagenet": {"name": "imagenet", "dataset": "imagefolder", "splits": {"train": "train", "test": "val"},
-                 "num_classes": 1000, "image_size": 224, "channels": 3},
-}
+
+
+def dataset_task(name: str) -> dict:
+    """The task a provider's dataset implies, as its task file says it (benchmark/data/tasks/<name>.yaml): no
+    dataset's classes, size or channels are written here."""
+    import yaml
+
+    from benchmark.data.tasks import get_task
+
+    return dict(yaml.safe_load(open(get_task(name).source)))
+
+
 RB_EPS = {("Linf", "cifar10"): 8 / 255, ("Linf", "cifar100"): 8 / 255, ("Linf", "imagenet"): 4 / 255,
           ("L2", "cifar10"): 0.5, ("L2", "imagenet"): 3.0}
 
@@ -107,7 +112,7 @@ class RobustBench(Provider):
 
     def info(self, spec: dict) -> SourceInfo:
         ds = spec["dataset"]
-        task = dict(TASKS.get(ds) or TASKS["cifar10"])
+        task = dataset_task(ds)
         task.update(RAW)  # RobustBench's models take pixels in [0, 1] and normalize inside
         return SourceInfo(task, task["num_classes"], spec["threat_model"], RB_EPS.get((spec["threat_model"], ds)),
                           description=f"RobustBench {ds} {spec['threat_model']} model {spec['model']}")
@@ -153,9 +158,10 @@ class Timm(Provider):
     def info(self, spec: dict) -> SourceInfo:
         cfg = self._create(spec, False).pretrained_cfg
         size = cfg.get("input_size", (3, 224, 224))
-        task = {"name": "imagenet", "dataset": "imagefolder", "splits": {"train": "train", "test": "val"},
-                "num_classes": cfg.get("num_classes", 1000), "image_size": size[-1], "channels": size[0],
-                "mean": list(cfg.get("mean", IMAGENET_MEAN)), "std": list(cfg.get("std", IMAGENET_STD))}
+        imagenet = dataset_task("imagenet")  # timm's pretrained configs are ImageNet's unless they say otherwise
+        task = {**imagenet, "num_classes": cfg.get("num_classes", imagenet["num_classes"]), "image_size": size[-1],
+                "channels": size[0], "mean": list(cfg.get("mean", imagenet["mean"])),
+                "std": list(cfg.get("std", imagenet["std"]))}
         return SourceInfo(task, task["num_classes"], mean=tuple(task["mean"]), std=tuple(task["std"]),
                           description=f"timm model {spec['model']}")
 
@@ -203,10 +209,9 @@ def _architecture(spec: dict) -> nn.Module:
 
 
 def _imagenet_info(spec: dict, what: str) -> SourceInfo:
-    task = {**TASKS["imagenet"], "num_classes": int(spec.get("classes", 1000)),
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+    task = {**dataset_task("imagenet"), "num_classes": int(spec.get("classes", 1000))}
     return SourceInfo(task, task["num_classes"], spec.get("threat", "Linf"),
-                      float(spec["eps"]) if spec.get("eps") else None, IMAGENET_MEAN, IMAGENET_STD, what)
+                      float(spec["eps"]) if spec.get("eps") else None, tuple(task["mean"]), tuple(task["std"]), what)
 
 
 def _load_into(spec: dict, path: Path) -> nn.Module:
