@@ -243,3 +243,87 @@ def test_the_project_s_outside_sources_are_provider_entries_without_converters()
         assert entry.provider and entry.weights[0].format == "provider", entry.name
         split_ref(entry.provider)
     assert sorted(CONVERTERS) == ["strip_module", "torchvision_resnet"]  # generic ones only
+
+
+def _one_line(exc) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_a_robustbench_model_not_on_disk_is_one_line_naming_the_url_and_the_path(home, monkeypatch):
+    """Offline: no network try at all; online and the download fails (no network, a 404): one line, the partial
+    file removed; a truncated file on disk: one line naming it."""
+    needs_robustbench()
+    import robustbench.utils as rbu
+
+    from benchmark.sources import PROVIDERS, split_ref
+
+    provider, spec = split_ref("robustbench:cifar10/Linf/Wong2020Fast")
+    cache = home / "dl"
+    path = cache / "robustbench" / "cifar10" / "Linf" / "Wong2020Fast.pt"
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was tried while offline")
+
+    monkeypatch.setattr(rbu, "download_gdrive_new", no_network)
+    monkeypatch.setenv("RTB_OFFLINE", "1")
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, cache)
+    text = _one_line(err)
+    assert "offline" in text and "https://drive.google.com/uc?id=" in text and str(path) in text
+
+    def broken(gdrive_id, path):  # what a dropped connection leaves: part of a file, then an error
+        path.write_bytes(b"PK\x03\x04 half a checkpoint")
+        import requests
+
+        raise requests.exceptions.ConnectionError("Max retries exceeded with url: /uc?export=download (Failed to "
+                                                  "establish a new connection)")
+
+    monkeypatch.delenv("RTB_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(rbu, "download_gdrive_new", broken)
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, cache)
+    text = _one_line(err)
+    assert f"downloading https://drive.google.com/uc?id=" in text and "ConnectionError" in text
+    assert f"put it at {path}" in text and not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"truncated")
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, cache)
+    assert f"{path} cannot be read" in _one_line(err) and "truncated or corrupt" in str(err.value)
+    assert PROVIDERS.get("robustbench") is provider
+
+
+def test_torchvision_and_timm_downloads_that_fail_are_one_line(home, monkeypatch):
+    import urllib.error
+
+    import torch
+
+    from benchmark.sources import split_ref
+
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    provider, spec = split_ref("torchvision:resnet18")
+
+    def no_route(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_route)
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, home)
+    text = _one_line(err)
+    assert "downloading https://download.pytorch.org/models/resnet18-f37072fd.pth failed" in text
+    assert str(home / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in text
+    monkeypatch.setenv("RTB_OFFLINE", "1")
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, home)
+    assert "offline" in _one_line(err)
+    try:
+        import timm  # noqa: F401
+    except ImportError:
+        return
+    provider, spec = split_ref("timm:resnet18.a1_in1k")
+    with pytest.raises(BenchmarkError) as err:
+        provider.load(spec, home)
+    assert "timm:resnet18.a1_in1k?file=PATH" in _one_line(err)

@@ -17,6 +17,28 @@ from benchmark.sources import Provider, SourceInfo, import_optional, register_pr
 RAW = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
 
 
+OFFLINE_VARS = "RTB_OFFLINE=1 or HF_HUB_OFFLINE=1"
+
+
+def offline() -> bool:
+    """No network tries (RTB_OFFLINE=1, or the Hub's HF_HUB_OFFLINE=1): a provider loads what is on disk or says
+    where to put it."""
+    import os
+
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("RTB_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "reason", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+
+
+def download_failed(ref: str, url: str, path, exc: BaseException) -> BenchmarkError:
+    """A provider's failed download as one line: what failed, the URL, and where to put the file instead."""
+    return BenchmarkError(f"{ref}: downloading {url} failed ({_reason(exc)}): download it yourself and put it at "
+                          f"{path} (then it loads offline)")
+
+
 def dataset_task(name: str) -> dict:
     """The task a provider's dataset implies, as its task file says it (benchmark/data/tasks/<name>.yaml): no
     dataset's classes, size or channels are written here."""
@@ -122,11 +144,28 @@ class RobustBench(Provider):
         return entry["model"]()
 
     def load(self, spec: dict, cache: Path) -> nn.Module:
-        self._entry(spec)  # also makes robustbench importable
+        entry = self._entry(spec)  # also makes robustbench importable
         from robustbench.utils import load_model
 
-        return load_model(spec["model"], model_dir=str(cache / "robustbench"), dataset=spec["dataset"],
-                          threat_model=spec["threat_model"])
+        path = cache / "robustbench" / spec["dataset"] / spec["threat_model"] / f"{spec['model']}.pt"
+        gid = entry.get("gdrive_id")
+        url = (f"https://drive.google.com/uc?id={gid}" if isinstance(gid, str) else
+               "its Google Drive files (" + ", ".join(gid) + ")" if gid else "timm's pretrained weights")
+        fetch = not path.is_file() and isinstance(gid, str)
+        if fetch and offline():
+            raise BenchmarkError(f"{spec['ref']}: not on this machine, and offline ({OFFLINE_VARS}): download {url} "
+                                 f"and put it at {path}")
+        try:
+            return load_model(spec["model"], model_dir=str(cache / "robustbench"), dataset=spec["dataset"],
+                              threat_model=spec["threat_model"])
+        except BenchmarkError:
+            raise
+        except Exception as exc:  # no network, a 404, a truncated or corrupt file: one line, nothing half-kept
+            if fetch:
+                path.unlink(missing_ok=True)
+                raise download_failed(spec["ref"], url, path, exc) from None
+            raise BenchmarkError(f"{spec['ref']}: {path} cannot be read ({_reason(exc)}): a truncated or corrupt "
+                                 f"file; delete it to download it again from {url}, or put a good copy there") from None
 
 
 @register_provider
@@ -169,7 +208,20 @@ class Timm(Provider):
         return self._create(spec, False)
 
     def load(self, spec: dict, cache: Path) -> nn.Module:
-        return self._create(spec, True)
+        if spec.get("file"):
+            return self._create(spec, True)
+        cfg = self._create(spec, False).pretrained_cfg
+        url = (f"https://huggingface.co/{cfg['hf_hub_id']}" if cfg.get("hf_hub_id") else cfg.get("url")) or "timm's hub"
+        if offline():
+            raise BenchmarkError(f"{spec['ref']}: offline ({OFFLINE_VARS}), and timm would download its weights from "
+                                 f"{url}: download them and name the file, timm:{spec['model']}?file=PATH")
+        try:
+            return self._create(spec, True)
+        except BenchmarkError:
+            raise
+        except Exception as exc:  # no network, a 404, a truncated file
+            raise BenchmarkError(f"{spec['ref']}: downloading its weights from {url} failed ({_reason(exc)}): "
+                                 f"download them yourself and name the file, timm:{spec['model']}?file=PATH") from None
 
 
 def _state_from_checkpoint(path: Path, fmt: str, trusted: bool) -> dict:
@@ -181,8 +233,11 @@ def _state_from_checkpoint(path: Path, fmt: str, trusted: bool) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trusted)
     except Exception as exc:
-        raise BenchmarkError(f"checkpoint {path} cannot be loaded safely ({type(exc).__name__}); if you trust its "
-                             "source, add `trusted=1` to the source name") from None
+        if not trusted and "weights only" in str(exc).lower():
+            raise BenchmarkError(f"checkpoint {path} cannot be loaded safely ({type(exc).__name__}); if you trust its "
+                                 "source, add `trusted=1` to the source name") from None
+        raise BenchmarkError(f"checkpoint {path} cannot be read ({_reason(exc)}): a truncated or corrupt file; put a "
+                             "good copy there") from None
     state = obj
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
@@ -252,13 +307,17 @@ class HuggingFace(Provider):
         import os
 
         hub = import_optional("huggingface_hub", "huggingface_hub")
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")  # read now, not at import
+        offline_hub = offline()  # read now, not at import
         try:
             path = hub.hf_hub_download(spec["repo"], spec["file"], revision=spec.get("revision"),
-                                       cache_dir=os.environ.get("HF_HUB_CACHE") or None, local_files_only=offline)
+                                       cache_dir=os.environ.get("HF_HUB_CACHE") or None, local_files_only=offline_hub)
         except Exception as exc:  # offline without it in the cache, a missing file, no network
-            raise BenchmarkError(f"{spec['ref']}: the Hugging Face Hub cannot give {spec['file']} "
-                                 f"({type(exc).__name__}); offline, put it in the Hub's cache first") from None
+            url = f"https://huggingface.co/{spec['repo']}/resolve/{spec.get('revision') or 'main'}/{spec['file']}"
+            where = os.environ.get("HF_HUB_CACHE") or "the Hub's cache (HF_HUB_CACHE)"
+            raise BenchmarkError(f"{spec['ref']}: the Hugging Face Hub cannot give {spec['file']} ({_reason(exc)}): "
+                                 f"{'offline, ' if offline_hub else ''}fetch {url} into {where} "
+                                 f"(`huggingface-cli download {spec['repo']} {spec['file']}`), or use "
+                                 f"file:<path>?arch={spec.get('arch', '...')} on a copy of it") from None
         return _load_into(spec, Path(path))
 
 
@@ -287,9 +346,28 @@ class TorchVision(Provider):
         return torchvision.models.get_model(spec["model"], weights=None)
 
     def load(self, spec: dict, cache: Path) -> nn.Module:
+        import os
+
+        import torch
         import torchvision
 
-        return torchvision.models.get_model(spec["model"], weights=spec.get("weights", "DEFAULT"))
+        try:
+            weights = torchvision.models.get_model_weights(spec["model"])[spec.get("weights", "DEFAULT").split(".")[-1]]
+        except (KeyError, ValueError) as exc:
+            raise BenchmarkError(f"{spec['ref']}: torchvision has no such weights ({_reason(exc)})") from None
+        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+        if not path.is_file() and offline():
+            raise BenchmarkError(f"{spec['ref']}: not on this machine, and offline ({OFFLINE_VARS}): download "
+                                 f"{weights.url} and put it at {path}")
+        had = path.is_file()
+        try:
+            return torchvision.models.get_model(spec["model"], weights=weights)
+        except Exception as exc:  # no network, a 404, a truncated file (torchvision checks its hash)
+            if not had:
+                path.unlink(missing_ok=True)
+                raise download_failed(spec["ref"], weights.url, path, exc) from None
+            raise BenchmarkError(f"{spec['ref']}: {path} cannot be read ({_reason(exc)}): a truncated or corrupt "
+                                 f"file; delete it to download it again from {weights.url}") from None
 
 
 @register_provider
