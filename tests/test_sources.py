@@ -327,3 +327,28 @@ def test_torchvision_and_timm_downloads_that_fail_are_one_line(home, monkeypatch
     with pytest.raises(BenchmarkError) as err:
         provider.load(spec, home)
     assert "timm:resnet18.a1_in1k?file=PATH" in _one_line(err)
+
+
+def test_a_network_that_normalizes_inside_its_forward_pass_is_a_source_for_the_heads_and_lwf(home, capsys):
+    """Wong2020Fast (a PreActResNet-18 that normalizes in its own forward pass) does more than its family's layout:
+    its head and penultimate features are found from the network itself (its last linear layer), so the head and
+    LwF strategies work; retraining the last blocks needs a layout registered for it, and says so in one line."""
+    import benchmark as rtb
+
+    ref = "robustbench:cifar10/Linf/Wong2020Fast"
+    _, path = robustbench_checkpoint(home, "cifar10", "Linf", "Wong2020Fast")
+    from robustbench.utils import load_model as rb_load_model
+
+    model = rtb.load_model(ref)
+    theirs = rb_load_model("Wong2020Fast", model_dir=str(path.parents[2]), dataset="cifar10", threat_model="Linf")
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), theirs(x), atol=1e-5)
+        assert model.features(x).shape == (3, 512)                     # the input of its last linear layer
+    folder = rgb_folder(home / "pets", 32)
+    for strategy in ("linear", "lwf"):
+        _transfer(ref, folder, tiny_protocol(home, 32), strategy, capsys)
+    code = main(["transfer", "--source", ref, "--data", str(folder), "--strategy", "retrain_last_k", "--k", "2",
+                 "--epochs", "1", "--no-guards", "--protocol", str(tiny_protocol(home, 32)), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "needs a layout registered for its family" in err

@@ -114,7 +114,7 @@ def wrap(net: nn.Module, source: SourceInfo, num_classes: int | None = None, hea
          mean=None, std=None):
     """The network as a TransferModel: its family's blocks; its own head, or a new one for `num_classes`."""
     from benchmark.models.base import TransferModel, make_head
-    from benchmark.sources.layouts import layout_of
+    from benchmark.sources.layouts import from_final_linear, layout_of
 
     import torch
 
@@ -124,16 +124,31 @@ def wrap(net: nn.Module, source: SourceInfo, num_classes: int | None = None, hea
     net.eval()
     with torch.no_grad():
         expected = net((probe - torch.tensor(source.mean).view(1, -1, 1, 1)) / torch.tensor(source.std).view(1, -1, 1, 1))
-    layout = layout_of(net)
-    plain = TransferModel(layout.blocks, layout.head, layout.feature_dim, source.mean, source.std).eval()
-    with torch.no_grad():
-        got = plain(probe)
-    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
-        # a subclass that does more in its forward pass than its family (its own input preprocessing, say)
-        raise BenchmarkError(f"a {type(net).__name__} computes something its family's layout does not (its outputs "
-                             f"differ by {float((got - expected).abs().max()) if got.shape == expected.shape else 'shape'}):"
-                             f" register a layout for it with @register_layout({type(net).__name__!r}) in a plugin "
-                             "(docs/extending.md)")
+    try:
+        layout, why = layout_of(net), None
+        plain = TransferModel(layout.blocks, layout.head, layout.feature_dim, source.mean, source.std).eval()
+        with torch.no_grad():
+            got = plain(probe)
+        if got.shape != expected.shape or not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            # a subclass that does more in its forward pass than its family (its own input preprocessing, say)
+            why = (f"it computes something its family's layout does not (its outputs differ by "
+                   f"{float((got - expected).abs().max()) if got.shape == expected.shape else 'shape'})")
+    except BenchmarkError as exc:  # no layout for its family
+        why = str(exc)
+    if why is not None:
+        # the network itself: its last linear layer is the head, the whole forward pass in front of it one block
+        normalized = (probe - torch.tensor(source.mean).view(1, -1, 1, 1)) / torch.tensor(source.std).view(1, -1, 1, 1)
+        layout = from_final_linear(net, normalized)
+        if layout is None:
+            raise BenchmarkError(f"a {type(net).__name__} has no layout that fits it ({why.split(': register')[0]}), "
+                                 "and its output is not a linear layer's: register a layout for it with "
+                                 f"@register_layout({type(net).__name__!r}) in a plugin (docs/extending.md)")
+        plain = TransferModel(layout.blocks, layout.head, layout.feature_dim, source.mean, source.std).eval()
+        with torch.no_grad():
+            got = plain(probe)
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            raise BenchmarkError(f"a {type(net).__name__}: its forward pass up to its last linear layer does not give "
+                                 f"its outputs: register a layout for it with @register_layout({type(net).__name__!r})")
     net.train(was)
     new_head = layout.head if num_classes is None else make_head(layout.feature_dim, num_classes, head)
     return TransferModel(layout.blocks, new_head, layout.feature_dim, mean if mean is not None else source.mean,

@@ -3,8 +3,11 @@
 normalization it does itself — registered per architecture family, where RobustBench, timm and
 torchvision define them.
 
-A family is matched on the network's class name; a network of a family with no layout is a one-line
-error naming what to register (`@register_layout` in a plugin, see docs/extending.md).
+A family is matched on the network's class name. A network with no layout of its own, or one whose forward
+pass does more than its family's (its own input normalization, say), is found from the network itself
+(`from_final_linear`): its last linear layer is the head, its input the penultimate features, and the whole
+forward pass in front of it one block, so the head and LwF strategies work on it ("retrain the last k" needs
+the blocks, so a registered layout: `@register_layout` in a plugin, see docs/extending.md).
 """
 
 from __future__ import annotations
@@ -193,3 +196,38 @@ def timm_generic(net: nn.Module) -> Layout:
     net.reset_classifier(0)
     features = _TimmFeatures(net)
     return Layout([features, _TimmPool(features)], head, head.in_features)
+
+
+def from_final_linear(net: nn.Module, probe: torch.Tensor) -> Layout | None:
+    """The network's own forward pass up to its last linear layer, as one block, and that layer as the head: found
+    by running `probe` (a real batch, or one on the meta device) with a hook on every nn.Linear. None when the
+    network's output is not a linear layer's output (something happens after it: not a head to replace).
+
+    The network is changed in place (its head becomes an identity, so its forward pass returns the features);
+    call it only once the family's own layout has failed."""
+    calls: list[tuple[nn.Module, torch.Tensor]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: calls.append((mod, out)))
+             for m in net.modules() if isinstance(m, nn.Linear)]
+    try:
+        with torch.no_grad():
+            out = net(probe)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not calls or calls[-1][1] is not out:
+        return None
+    head = calls[-1][0]
+    owner, name = next((mod, n) for mod in net.modules() for n, child in mod.named_children() if child is head)
+    setattr(owner, name, nn.Identity())
+    return Layout([_WholeForward(net)], head, head.in_features)
+
+
+class _WholeForward(nn.Module):
+    """A network whose head is an identity: its forward pass gives the penultimate features."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -74,6 +74,10 @@ class RetrainLastK(_FrozenPrefix):
         from benchmark.errors import BenchmarkError
 
         k = int(self.recipe.k)
+        if model.num_blocks == 1:
+            raise BenchmarkError("this network is one block here (its head and features were found from its last "
+                                 "linear layer): retraining its last blocks needs a layout registered for its family "
+                                 "(@register_layout in a plugin, docs/extending.md)")
         if not 1 <= k <= model.num_blocks:
             raise BenchmarkError(f"recipe.k must be in [1, {model.num_blocks}] for this architecture, got {k}")
         return k
