@@ -371,9 +371,10 @@ def test_a_plugin_strategy_is_compared_in_a_study(home, tmp_path, capsys):
 
 
 def test_a_study_of_a_folder_runs_end_to_end_to_its_plot_and_page(home, capsys):
-    """`study --data FOLDER --source SOURCE`: the default study of a folder of images written, planned, run and
-    reported in one command, down to the data-size plot and the page (a folder's task is a file: its plot's name
-    must not be a path)."""
+    """`study --data FOLDER --source SOURCE`: the default study of a folder of images planned first (`study plan
+    --data`), then run and reported, down to the data-size plot and the page: every arm at every size with its
+    interval and the differences between the arms even without a baseline arm; the task named by its name, never
+    its path (a folder's task is a file); the plot's intervals inside 0-100% and its axis labelled with the sizes."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fmnist_to_png", ROOT / "tools" / "fmnist_to_png.py")
@@ -383,15 +384,40 @@ def test_a_study_of_a_folder_runs_end_to_end_to_its_plot_and_page(home, capsys):
     tool.write(folder, train_per_class=20, val_per_class=10, classes=["sandal", "sneaker"])
     protocol = home / "tiny-linf.yaml"
     protocol.write_text(yaml.safe_dump(TINY_PROTOCOL))
-    assert main(["study", "--data", str(folder), "--source", "fmnist_cnn_src_robust", "--sizes", "5", "10",
-                 "--seeds", "1", "--arms", "linear", "--no-tuning", "--protocol", str(protocol),
-                 "--no-measure", "--lanes", "1"]) == 0
+    args = ["--data", str(folder), "--source", "fmnist_cnn_src_robust", "--sizes", "5", "--seeds", "3",
+            "--arms", "linear", "lwf", "--no-tuning", "--protocol", str(protocol), "--no-measure", "--lanes", "2"]
+    assert main(["study", "plan", *args]) == 0
+    planned = capsys.readouterr().out
+    assert "12 jobs left" in planned and "not projected" in planned   # 2 arms x 3 seeds: train, evaluate
+    assert main(["study", "run", *args, "--report"]) == 0
     out = capsys.readouterr().out
-    assert "projected on this cpu" in out.split("start ")[0] and "finished 4 jobs" in out
+    assert "not projected" in out.split("start ")[0] and "failed: 0" in out
     report = home / "home" / "studies" / "shoes" / "report"
     plots = sorted(p.name for p in (report / "plots").glob("*.png"))
     assert plots and all("/" not in p and "yaml" not in p for p in plots), plots
-    assert (report / "claims.md").is_file() and (report / "index.html").is_file()
+    claims = (report / "claims.md").read_text()
+    assert "| linear head on the frozen source |" in claims                       # each arm at each size
+    assert "| linear head on the frozen source - LwF fine-tuning |" in claims     # their differences
+    board = (report / "leaderboard.md").read_text()
+    assert "tasks/" not in board and ".yaml" not in board, board[:2000]
+    assert (report / "index.html").is_file()
+
+
+def test_a_log_scale_axis_of_sizes_is_labelled_with_the_sizes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmark.reports.plots import _label_sizes
+
+    fig, ax = plt.subplots()
+    ax.plot([10, 25, 100], [1, 2, 3])
+    ax.set_xscale("log")
+    _label_sizes(ax)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "25", "100"]
+    plt.close(fig)
 
 
 def test_a_runner_stopped_by_sigterm_stops_its_jobs_and_the_next_run_resumes(home, tmp_path):

@@ -68,6 +68,7 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
         elif too_few:
             lines += [f"No point has {datasize.MIN_SEEDS} seeds yet (an interval from fewer would hold only the "
                       f"evaluation subset's sampling error): {', '.join(too_few)}.", ""]
+        lines += pairwise_section(rows, family, limit)
         for arm in ds_config.get("transfer", []):
             c = datasize.crossover(rows, family, arm, limit)
             if c.rows:
@@ -78,6 +79,25 @@ def family_sections(agg, family: dict, claims, config: dict, protocol: str, plot
     if verdicts.get("b") == "contradicted":
         lines += blocks_section(rows, _rows(agg, FULL_PROTOCOL), family)
     return lines
+
+
+def pairwise_section(rows: dict, family: dict, limit: int | None = None) -> list[str]:
+    """Every pair of the data-size arms at every size: robust(a) - robust(b) with its 95% interval, paired by seed
+    and example (a pair's cell is empty where the two do not share enough seeds)."""
+    ds = family["data_size"]
+    diffs = datasize.pairwise(rows, family, limit)
+    if not diffs:
+        return []
+    sizes = [s for s in ds["sizes"] if any(d[0] == s for d in diffs)]
+    pairs = list(dict.fromkeys((a, b) for _, a, b, _ in diffs))
+    cell = {(size, a, b): est for size, a, b, est in diffs}
+    lines = [f"Differences between the arms, robust accuracy (points), row minus column arm, mean [95% interval] "
+             f"on the seeds both have ({family['name']}):", "",
+             "| arms | " + " | ".join(str(s) for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for a, b in pairs:
+        cells = [cell[(s, a, b)].pct() if (s, a, b) in cell else "" for s in sizes]
+        lines.append(f"| {ds['arms'][a]} - {ds['arms'][b]} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def oracle_section(rows: dict, family: dict) -> list[str]:

@@ -172,8 +172,10 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
         pts = sorted(points, key=lambda p: p.n)
         for ax, what in zip(axes[:2], ("robust", "clean")):
             ests = [getattr(p, what) for p in pts]
+            # the 95% interval, inside 0-100% (an accuracy cannot leave it, whatever the t interval says)
             ax.errorbar([p.n for p in pts], [100 * e.mean for e in ests],
-                        yerr=[[100 * (e.mean - e.low) for e in ests], [100 * (e.high - e.mean) for e in ests]],
+                        yerr=[[100 * (e.mean - max(e.low, 0.0)) for e in ests],
+                              [100 * (min(e.high, 1.0) - e.mean) for e in ests]],
                         capsize=3, label=labels[arm], **style)
             for p in pts:
                 if p.note:
@@ -187,3 +189,22 @@ def plot(curves_by_arm: dict[str, list[Point]], labels: dict[str, str], title: s
                                      "training cost (forward+backward passes)"),
                          "training examples per class (log scale; rightmost = all)",
                          f"{title} (mean and 95% interval over seeds)", path, log_x=True, dpi=100)
+
+
+def pairwise(rows: dict, family: dict, seed_limit: int | None = None) -> list[tuple[int | str, str, str, Estimate]]:
+    """Every pair of arms at every size where both have at least MIN_SEEDS common seeds: (size, arm a, arm b,
+    robust(a) - robust(b)), paired by seed and example."""
+    ds = family["data_size"]
+    arms = list(ds["arms"])
+    out = []
+    for size in ds["sizes"]:
+        for i, a in enumerate(arms):
+            for b in arms[i + 1:]:
+                ra, rb = rows.get(entry_at(ds, a, size) or ""), rows.get(entry_at(ds, b, size) or "")
+                if ra is None or rb is None:
+                    continue
+                seeds = sorted(set(_seeds(ra, seed_limit)) & set(_seeds(rb, seed_limit)))
+                if len(seeds) >= MIN_SEEDS:
+                    out.append((size, a, b, difference_estimate(seed_outcomes(ra, "robust", seeds),
+                                                                seed_outcomes(rb, "robust", seeds))))
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 
-from benchmark.reports.leaderboard import task_label
+from benchmark.reports.leaderboard import task_label, task_name
 
 CAPTIONS = {
     "data_size": "Robust accuracy (worst case over the battery), clean accuracy and training cost against the "
@@ -100,13 +100,14 @@ def _links(r) -> str:
 
 def _tables(agg) -> tuple[list[str], dict[str, set]]:
     out, options = [], {"task": set(), "architecture": set(), "strategy": set(), "size": set()}
-    for (proto, task), g in agg.groupby(["protocol", agg.task.astype(str)], sort=True):
+    for (proto, ref), g in agg.groupby(["protocol", agg.task.astype(str)], sort=True):
+        task = task_name(ref)
         g = g.sort_values(["robust", "clean"], ascending=False)
         atk = [c for c in g.columns if c.startswith("atk:") and g[c].notna().any()]
         first = g.iloc[0]
         head = ["model", "task", "architecture", "source", "strategy", "n/class", "seeds", "clean"] + \
             [c[4:] for c in atk] + ["worst case", "95% interval", "cost (M passes)", "guard flags", "links"]
-        out += [f"<h3>{_e(proto)}: {_e(task_label(task))} ({_e(first['threat'])}, eps={first['eps']:.4g}, "
+        out += [f"<h3>{_e(proto)}: {_e(task_label(ref))} ({_e(first['threat'])}, eps={first['eps']:.4g}, "
                 f"n={int(first['n_examples'])})</h3>",
                 f'<table class="board" data-protocol="{_e(proto)}"><thead><tr>' +
                 "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"]

@@ -20,12 +20,21 @@ def task_label(name: str) -> str:
         task = get_task(name)
     except BenchmarkError:
         return name
+    if name.endswith((".yaml", ".yml")):  # a folder study's task is a file: named by its own name, not its path
+        return f"{task.name} ({task.dataset}, {task.n_classes} classes)"
     classes = list(task.classes or [])
     if classes and classes == list(range(classes[0], classes[-1] + 1)):
         what = f"classes {classes[0]}-{classes[-1]}"
     else:
         what = f"classes {', '.join(map(str, classes))}" if classes else "all classes"
     return f"{name} ({task.dataset} {what})"
+
+
+def task_name(ref: str) -> str:
+    """A task as a table cell: its name (a folder study's task is a file, named by its stem, not its path)."""
+    from pathlib import Path
+
+    return Path(ref).stem if ref.endswith((".yaml", ".yml")) else ref
 
 
 def leaderboard_markdown(agg, plots: list[tuple[str, str]], claims_file: str | None = None,
@@ -58,7 +67,7 @@ def leaderboard_markdown(agg, plots: list[tuple[str, str]], claims_file: str | N
                   f"n={int(first['n_examples'])})", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for _, r in g.iterrows():
-            cells = [f"`{r['model']}`", task, str(r["architecture"]), str(r["source"]), str(r["family"]),
+            cells = [f"`{r['model']}`", task_name(task), str(r["architecture"]), str(r["source"]), str(r["family"]),
                      str(r["n_per_class"]), str(r["n_seeds"]), pm(r["clean"], r["clean_sd"])]
             cells += [pct(r[c]) for c in atk_cols]
             cells += [f"**{pm(r['robust'], r['robust_sd'])}**", f"[{pct(r['robust_low'])}, {pct(r['robust_high'])}]",

@@ -37,6 +37,18 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, legend_si
     return path
 
 
+def _label_sizes(ax) -> None:
+    """A log-scale axis of data sizes, labelled with the sizes plotted (10, 25, 100, ...), not 2x10^1."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    xs = sorted({float(x) for line in ax.get_lines() for x in line.get_xdata() if x == x and x > 0})
+    if not xs:
+        return
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else f"{v:g}"))
+
+
 def finish_panels(fig, axes, ylabels, xlabel: str, suptitle: str, path: Path, log_x: bool = False,
                   dpi: int = 110) -> Path:
     """Label, grid and save a row of panels, then close the figure. One legend for the row sits below
@@ -46,6 +58,7 @@ def finish_panels(fig, axes, ylabels, xlabel: str, suptitle: str, path: Path, lo
     for ax, what in zip(axes, ylabels):
         if log_x:
             ax.set_xscale("log")
+            _label_sizes(ax)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)

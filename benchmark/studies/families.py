@@ -56,10 +56,10 @@ def family(part: Study, names: set[str], suffix: str = "") -> dict:
             if arm not in part.arms:
                 raise BenchmarkError(f"{part.path}: field 'data_size.arms' names {arm!r}, which is not an arm")
             entries[arm] = {s: ex.entry_name(arm, s) + suffix for s in part.arms[arm].sizes}
-        for arm in ds.transfer + [ds.baseline]:
+        for arm in ds.transfer + ([ds.baseline] if ds.baseline else []):
             if arm not in ds.arms:
                 raise BenchmarkError(f"{part.path}: field 'data_size' compares {arm!r}, which is not in data_size.arms")
-        if ds.baseline_all is not None:
+        if ds.baseline_all is not None and ds.baseline:
             entries[ds.baseline]["all"] = ds.baseline_all.entry + suffix
         inherited = {}
         for arm in ds.arms:  # which sizes take another size's selection (the first tuned arm says it for all)

@@ -181,7 +181,7 @@ class DataSizeSpec:
     sizes: list[Size] = field(metadata=check_field(_sizes_ok))
     arms: dict[str, str]
     transfer: list[str] = field(default_factory=list)
-    baseline: str = "adv_scratch"
+    baseline: str | None = "adv_scratch"  # None: no baseline arm (the arms and their differences only)
     baseline_all: BaselineAll | None = None
 
 
