@@ -245,10 +245,12 @@ def _analysis_text(results) -> list[str]:
     """The analysis the families fixed in advance, quoted once per distinct one, with the commit that froze it
     and where their verdicts come from."""
     groups: list[tuple[dict | None, list[dict]]] = []
+    own = ("fixed", "confirmatory")  # texts that name a family's own seeds: the rest decides whether two are the same
     for family, _ in results:
         a = family.get("analysis")
         for known, members in groups:
-            if known == a:
+            if known == a or (known and a and {k: v for k, v in known.items() if k not in own} ==
+                              {k: v for k, v in a.items() if k not in own}):
                 members.append(family)
                 break
         else:
@@ -280,20 +282,20 @@ def _analysis_text(results) -> list[str]:
                 f"{' and '.join(a.get('b_readings', ['steps']))}; the verdict uses the {a.get('b_verdict', 'steps')} "
                 "reading, the other is reported beside it.")
         if a.get("margin") is not None:
-            text += (f" The non-inferiority margin of (c) and (e) is {100 * a['margin']:g} accuracy points: "
-                     f"{' '.join(a.get('margin_reason', '').split())}.")
+            reason = " ".join(a.get("margin_reason", "").split()) or f"{100 * a['margin']:g} accuracy points"
+            text += f" The non-inferiority margin of (c) and (e): {reason}."
         if a.get("confirmatory"):
             text += " " + " ".join(a["confirmatory"].split())
         front = a.get("lwf_front")
         if front:
             axes = [f"the {' and '.join(front['distances'])} penalties",
-                    f"lambda {', '.join(format(v, 'g') for v in front['lambdas'])}"]
+                    f"lambda {' and '.join(format(v, 'g') for v in front['lambdas'])}"]
             if front.get("warm_start_epochs"):
                 axes.append(f"{' or '.join(map(str, front['warm_start_epochs']))} head warm-start epochs")
             if front.get("lrs"):
-                axes.append(f"learning rate {', '.join(format(v, 'g') for v in front['lrs'])}")
-            design = f" ({' '.join(front['design'].split())})" if front.get("design") else ""
-            text += (f" LwF's front spans {', '.join(axes)}{design}; one setting is selected by "
+                axes.append(f"learning rate {' and '.join(format(v, 'g') for v in front['lrs'])}")
+            design = f": {' '.join(front['design'].split())}" if front.get("design") else ""
+            text += (f" LwF's front spans {'; '.join(axes)}{design}. One setting is selected on validation, "
                      f"{' '.join(front['rule'].split())} ({front['tuning_seeds']} tuning seeds).")
             if a.get("margin") is None:
                 text += " Until that front is trained, (c) tests the LwF entry selected from the study's own grid."
@@ -301,6 +303,10 @@ def _analysis_text(results) -> list[str]:
             text += (f" The reference AutoAttack runs on every claim role at the first {a['reference_seeds']} "
                      "confirmatory seeds, compared example by example with the verdicts' protocol.")
         out += para(text)
+        if len(members) > 1 and any(halves(f) for f in members):
+            seeds = "; ".join(f"{f['name']}: seeds {halves(f)[1][0]}-{halves(f)[1][-1]} (exploratory "
+                              f"{halves(f)[0][0]}-{halves(f)[0][-1]})" for f in members if halves(f))
+            out += para(f"The same analysis for every family here, each on its own confirmatory seeds: {seeds}.")
     return out
 
 
