@@ -214,7 +214,35 @@ def cmd_strength(args) -> int:
     return 0
 
 
+def cmd_projection(args) -> int:
+    """`study plan`'s projection of a study's run against the times its jobs took (from their records)."""
+    from benchmark.perf.projection import projection_check
+
+    seeds = list(range(args.projection_seeds[0], args.projection_seeds[1] + 1))
+    rows = projection_check(args.projection, seeds, set(range(0, seeds[0])), args.projection_protocol)
+    if not rows:
+        print(f"study {args.projection}: no job of seeds {seeds[0]}-{seeds[-1]} has a record yet")
+        return 0
+    print(f"study {args.projection}, seeds {seeds[0]}-{seeds[-1]}, projected from seeds 0-{seeds[0] - 1}'s records "
+          "(else from rates measured here) against the recorded time of each job:")
+    for kind in ("train", "evaluate"):
+        for source in ("records", "rates measured here"):
+            part = [r for r in rows if r["kind"] == kind and r["from"] == source]
+            if not part:
+                continue
+            projected, actual = sum(r["projected"] for r in part), sum(r["actual"] for r in part)
+            within = sum(abs(r["projected"] / r["actual"] - 1) <= 0.25 for r in part if r["actual"])
+            print(f"  {kind:<8} from {source:<19} {len(part):4d} jobs: projected {projected:9.0f} s, took "
+                  f"{actual:9.0f} s, ratio {projected / actual:5.2f}; {within} of {len(part)} jobs within 25%")
+    total_p, total_a = sum(r["projected"] for r in rows), sum(r["actual"] for r in rows)
+    print(f"  all      {len(rows):4d} jobs: projected {total_p:.0f} s of compute, took {total_a:.0f} s: ratio "
+          f"{total_p / total_a:.2f}")
+    return 0
+
+
 def cmd_perf(args) -> int:
+    if args.projection:
+        return cmd_projection(args)
     if args.paper:
         return cmd_paper(args)
     if args.passes:
@@ -346,6 +374,12 @@ def add_parsers(sub) -> None:
                     help="--passes: surviving examples each attack's units are counted on")
     ev.add_argument("--main-job", default=None, metavar="SUITE", help="also time a suite's evaluation both ways")
     ev.add_argument("--main-job-seeds", type=int, default=3, help="seeds below this number (default 3)")
+    proj = p.add_argument_group("projections (--projection STUDY): `study plan` against the time its jobs took")
+    proj.add_argument("--projection", default=None, metavar="STUDY",
+                      help="project a study's jobs of --projection-seeds from the earlier seeds' records, and compare "
+                           "with their own recorded times")
+    proj.add_argument("--projection-seeds", type=int, nargs=2, default=[10, 19], metavar=("FIRST", "LAST"))
+    proj.add_argument("--projection-protocol", default="fmnist-linf")
     paper = p.add_argument_group("paper scale (--paper): synthetic CIFAR/ImageNet-shaped tensors, no dataset needed")
     paper.add_argument("--paper", action="store_true", help="measure the paper's architectures and project its runs")
     paper.add_argument("--archs", nargs="+", default=None, help="default: wrn_28_10 wrn_32_10 preact_resnet18 resnet50")

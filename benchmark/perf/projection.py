@@ -12,6 +12,8 @@ in practice an example leaves the cascade at its first break.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass, field
 
@@ -80,10 +82,47 @@ def forward_flops(entry) -> tuple[float, int]:
 
 
 def _n_train(entry) -> int:
+    """Training examples per epoch: n per class times the classes, else the task's training pool (its
+    `train_size`, or counted from the data where it is on this machine: the split's task classes, the validation
+    split held out)."""
     from benchmark.data import get_task
 
     task = get_task(entry.task, relative_to=entry.folder)
-    return (task.train_size or 0) if entry.n is None else entry.n * task.n_classes
+    if entry.n is not None:
+        return entry.n * task.n_classes
+    return task.train_size or _pool_size(task.source or task.name, task.validation.n_per_class if task.validation
+                                         else None, str(task.pool) if task.pool else "")
+
+
+def test_size(task) -> int:
+    """The task's test split size, where its data is on this machine (0 otherwise)."""
+    return _test_size(task.source or task.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _test_size(task_ref: str) -> int:
+    from benchmark.data import get_task, load_split
+    from benchmark.errors import BenchmarkError
+
+    try:
+        return len(load_split(get_task(task_ref), False, download=False))
+    except BenchmarkError:
+        return 0
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_size(task_ref: str, validation: int | None, pool: str) -> int:
+    from benchmark.data import get_task, load_split, training_subset
+    from benchmark.errors import BenchmarkError
+
+    task = get_task(task_ref)
+    try:
+        data = load_split(task, True, download=False)
+    except BenchmarkError:
+        return 0
+    val = task.validation
+    return int(training_subset(data.labels, None, 0, val.n_per_class if val else None, val.seed if val else 0,
+                               getattr(data, "class_names", None), task.pool).numel())
 
 
 def _fb_per_example_step(entry, recipe) -> float:
@@ -206,3 +245,43 @@ def chain_message(entry, entries, has_weights, protocol, device: str = "cuda") -
             f". About {_duration(total * 3600)} in all on an {ASSUMED_GPU} (from FLOP counts at an assumed "
             f"{ASSUMED_GPU_TFLOPS:g} TFLOP/s, not measured); add --dry-run to any of them to measure this machine's "
             "rate first")
+
+
+def projection_check(study_name: str, seeds: list[int], before: set[int], protocol: str | None = None,
+                     device: str = "cpu") -> list[dict]:
+    """`study plan`'s projection of a run against what it took: every training and evaluation of `seeds` in the
+    study, projected from what was known before them (the records of the seeds in `before`, else rates measured
+    here) and compared with its own recorded time. Nothing is trained or evaluated."""
+    import json
+
+    from benchmark.evaluation import load_protocol
+    from benchmark.results import record_path, results_root, training_record_file
+    from benchmark.studies import load_study
+    from benchmark.studies.catalog import expand
+    from benchmark.studies.jobs import Projector, protocol_ref, study_entries
+
+    study = load_study(study_name)
+    proto = load_protocol(protocol or protocol_ref(study))
+    _, entries, _ = study_entries(study)
+    projector = Projector(device, proto, seeds=before)
+    rows = []
+    for planned in expand(study):
+        e = entries[planned.name]
+        for seed in [s for s in seeds if s in e.seeds]:
+            root = results_root(e, "published")
+            path = training_record_file(root, e.name, seed)
+            if path.is_file():
+                actual = json.loads(path.read_text()).get("wall_seconds")
+                known = projector.recorded_train_seconds(e, e.parsed_recipe())
+                rows.append({"kind": "train", "entry": e.name, "seed": seed, "actual": actual,
+                             "projected": projector.train_seconds(e, e.parsed_recipe()),
+                             "from": "records" if known is not None else "rates measured here"})
+            path = record_path(root, proto.name, e.name, seed)
+            if path.is_file():
+                rec = json.loads(path.read_text())
+                actual = rec.get("seconds", 0) + ((rec.get("guards") or {}).get("seconds") or 0)
+                known = projector.recorded_evaluate_seconds(e)
+                rows.append({"kind": "evaluate", "entry": e.name, "seed": seed, "actual": actual,
+                             "projected": projector.evaluate_seconds(e),
+                             "from": "records" if known is not None else "rates measured here"})
+    return rows

@@ -323,12 +323,14 @@ def _depth(name: str, entries) -> int:
 
 
 class Projector:
-    """Projected seconds of each job on the plan's device, from rates measured here once per kind of job
-    (as `--dry-run` does), and for evaluations from how far examples got through the protocol's attacks in
-    the committed records of similar models (an upper bound where there are none)."""
+    """Projected seconds of each job on the plan's device. Where the same entry was already trained (same recipe)
+    or evaluated (same attacks) on this kind of device, from those runs' recorded times (the median; `seeds`
+    limits which seeds' records count); otherwise from rates measured here once per kind of job (as `--dry-run`
+    does), and for evaluations from how far examples got through the protocol's attacks in the committed records
+    of similar models (an upper bound where there are none)."""
 
-    def __init__(self, device: str, protocol):
-        self.device, self.protocol = device, protocol
+    def __init__(self, device: str, protocol, seeds: set[int] | None = None):
+        self.device, self.protocol, self.seeds = device, protocol, seeds
         self._rates: dict = {}
         self._fb: dict = {}
         self._survival = None
@@ -343,16 +345,80 @@ class Projector:
             else:
                 job.seconds = self.evaluate_seconds(e)
 
+    def _recorded(self, paths, seconds, same) -> float | None:
+        """The median of `seconds(record)` over the records at `paths` that `same` accepts (None: none)."""
+        import statistics
+
+        got = []
+        for path in paths:
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if (self.seeds is None or rec.get("seed") in self.seeds) and same(rec):
+                value = seconds(rec)
+                if value:
+                    got.append(value)
+        return statistics.median(got) if got else None
+
+    def recorded_train_seconds(self, entry, recipe) -> float | None:
+        from benchmark.results import results_root
+
+        folder = results_root(entry, "published") / "training" / entry.name
+        return self._recorded(sorted(folder.glob("seed*.json")), lambda r: r.get("wall_seconds"),
+                              lambda r: r.get("recipe") == recipe.to_dict() and r.get("device", "cpu").split(":")[0]
+                              == self.device.split(":")[0])
+
+    def recorded_evaluate_seconds(self, entry) -> float | None:
+        from benchmark.results import results_root
+
+        names = [a["name"] for a in self.protocol.attacks]
+        folder = results_root(entry, "published") / self.protocol.name / entry.name
+        return self._recorded(sorted(folder.glob("seed*.json")),
+                              lambda r: r.get("seconds", 0) + ((r.get("guards") or {}).get("seconds") or 0),
+                              lambda r: [a["name"] for a in r.get("attacks", [])] == names and
+                              r.get("n_examples") == self.protocol.n_examples and
+                              r.get("device", "cpu").split(":")[0] == self.device.split(":")[0])
+
     def train_seconds(self, entry, recipe) -> float:
+        recorded = self.recorded_train_seconds(entry, recipe)
+        if recorded is not None:
+            return recorded + 2.0  # + start-up and saving
+        return self.measured_train_seconds(entry, recipe)
+
+    def measured_train_seconds(self, entry, recipe) -> float:
         from benchmark.perf.projection import _n_train
 
         strategy = entry.make_strategy(recipe)
         n = _n_train(entry)
+        frozen = self.frozen_passes(entry, recipe)
+        if frozen is not None:  # a frozen prefix: its outputs once, then only the trained part per epoch
+            return n * frozen / self.rate(entry, recipe, natural=True) + 1.0
         steps = strategy.passes() * math.ceil(n / recipe.batch_size) * strategy.optimizer_steps_per_batch()
         return steps * recipe.batch_size / self.rate(entry, recipe) + 1.0  # + start-up and saving
 
-    def rate(self, entry, recipe) -> float:
-        """Training examples per second per optimizer step, measured here (memoized per kind of step)."""
+    def frozen_passes(self, entry, recipe) -> float | None:
+        """Full-model forward+backward passes per training example of a strategy with a frozen prefix (heads,
+        retraining the last blocks, LwF's head warm start): the prefix's forward pass once (a third of a pass,
+        weighted by its share of the model's multiply-accumulates), then each epoch through the trained part;
+        None for strategies that train everything every step."""
+        from benchmark.data import get_task
+        from benchmark.training.cost import block_mac_shares
+        from benchmark.zoo.weights import build_entry_model
+
+        if entry.strategy not in ("linear", "mlp", "retrain_last_k", "lwf"):
+            return None
+        model = build_entry_model(entry)
+        shares = block_mac_shares(model, get_task(entry.task, relative_to=entry.folder).input_shape)
+        if entry.strategy == "lwf":  # warm start: the whole forward pass each step, the head's backward; then LwF
+            warm = recipe.warm_start_epochs
+            return warm * (1 / 3 + 2 / 3 * shares[-1]) + (recipe.epochs - warm) * 4 / 3
+        frozen = entry.make_strategy(recipe).frozen_blocks(model)
+        return sum(shares[:frozen]) / 3 + recipe.epochs * sum(shares[frozen:])
+
+    def rate(self, entry, recipe, natural: bool = False) -> float:
+        """Training examples per second per optimizer step, measured here (memoized per kind of step); `natural`:
+        of a full natural step (a full-model forward+backward pass per example)."""
         from benchmark.perf.projection import FROZEN_BODY, forward_flops
         from benchmark.data import get_task
         from benchmark.perf.paper import PaperPerfOptions, ours_rate
@@ -366,9 +432,12 @@ class Projector:
                getattr(recipe, "replays", 0))
         if key not in self._rates:
             strategy = entry.make_strategy(recipe)
-            opts = PaperPerfOptions(device=self.device, batch=batch, steps=max(2, strategy.optimizer_steps_per_batch()),
-                                    warmup=1)
+            # a few steps after a warm-up, at the recipe's batch: a 2-step measurement is mostly start-up
+            opts = PaperPerfOptions(device=self.device, batch=batch, steps=max(8, strategy.optimizer_steps_per_batch()),
+                                    warmup=2)
             self._rates[key] = ours_rate(entry.architecture, kind, opts, task.input_shape, task.n_classes)
+        if natural:
+            return self._rates[key]
         return self._rates[key] / (FROZEN_BODY.get(entry.strategy, 1.0) if kind == "natural" else 1.0)
 
     def tune_seconds(self, entry) -> float:
@@ -397,23 +466,40 @@ class Projector:
 
             model = build_entry_model(entry).to(self.device).eval()
             flops, _ = forward_flops(entry)  # a small batch for paper-size models on a CPU, as for training
-            batch = max(2, min(64, int(2e10 / (3 * flops)))) if self.device == "cpu" else 256
+            # the evaluation's own batch (500, or the protocol's examples), smaller for paper-size models on a CPU
+            batch = max(2, min(500, self.protocol.n_examples, int(2e10 / (3 * flops)))) if self.device == "cpu" \
+                else 256
             x = torch.rand(batch, *task.input_shape, device=self.device)
             y = torch.zeros(batch, dtype=torch.long, device=self.device)
             self._fb[key] = fwd_bwd_seconds(model, x, y, self.device, repeats=2) / batch
         return self._fb[key]
 
     def evaluate_seconds(self, entry) -> float:
+        recorded = self.recorded_evaluate_seconds(entry)
+        if recorded is not None:
+            return recorded + 3.0  # + start-up, the clean split and writing
+        return self.measured_evaluate_seconds(entry)
+
+    def measured_evaluate_seconds(self, entry) -> float:
         from benchmark.data import get_task
-        from benchmark.perf.projection import _attack_fb
+        from benchmark.evaluation.guards import guard_options
+        from benchmark.perf.projection import _attack_fb, test_size
 
         task = get_task(entry.task, relative_to=entry.folder)
         reach = self.reach(entry.strategy)
         n = self.protocol.n_examples
         passes = sum(n * reach[i] * _attack_fb(a, task.n_classes) for i, a in enumerate(self.protocol.attacks))
         survivors = reach[len(self.protocol.attacks)]
-        guards = 100 * (10 + 150 + 20 + 20 + 1) + 100 * survivors * 1000 / 3  # PGD runs, and Square on survivors
-        return (passes + guards) * self.fb_seconds(entry) + 2.0
+        g = guard_options(self.protocol, self.device)
+        # the guards on their slice: the PGD runs (short, long, 0.5x and 2x eps, large eps) and one gradient on every
+        # example; Square (a forward per query, a third of a pass) and FAB-T (about a pass per target and iteration)
+        # on the battery's survivors
+        pgd = 10 + g.long_steps * g.long_restarts + 10 + 10 + 20 + 1
+        black_box = survivors * (g.square_queries / 3 + (min(g.fab_targets, task.n_classes - 1) * 100
+                                                           if g.fab_targets else 0))
+        guards = g.n * (pgd + black_box)
+        clean = test_size(task) / 3 if self.protocol.clean_split else 0.0  # forward passes of the whole test split
+        return (passes + guards + clean) * self.fb_seconds(entry) + 2.0
 
     def reach(self, strategy: str) -> list[float]:
         """The share of the evaluation subset each attack of the protocol attacks (and that survives them all),
@@ -435,7 +521,9 @@ def _survival(protocol) -> dict[str, list[float]]:
             rec = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if rec.get("protocol", {}).get("version") != protocol.version or [a["name"] for a in rec["attacks"]] != names:
+        # the battery's reach: records of any version that ran the same attacks (a version that only counts the
+        # guards' breaks reaches the same examples)
+        if [a["name"] for a in rec["attacks"]] != names:
             continue
         n = rec["n_examples"]
         shares = [a["n_attacked"] / n for a in rec["attacks"]] + [rec["robust_accuracy"]]
