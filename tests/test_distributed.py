@@ -66,8 +66,8 @@ def test_sharded_evaluation_gives_the_same_record(tiny_zoo, env, tmp_path):
     _run(["train", "--model", "m", "--quiet"], env)
     a_dir, b_dir = tmp_path / "ra", tmp_path / "rb"
     args = ["evaluate", "--model", "m", "--protocol", str(proto), "--quiet"]
-    _run(args, {**env, "RTB_RESULTS": str(a_dir)})
-    _run(args, {**env, "RTB_RESULTS": str(b_dir)}, nproc=2)
+    _run(args, {**env, "RTB_RESULTS": str(a_dir), "RTB_USER_RESULTS": str(a_dir)})
+    _run(args, {**env, "RTB_RESULTS": str(b_dir), "RTB_USER_RESULTS": str(b_dir)}, nproc=2)
     a = json.loads(record_file(a_dir, "p", "m").read_text())
     b = json.loads(record_file(b_dir, "p", "m").read_text())
     assert b["world_size"] == 2

@@ -216,7 +216,7 @@ def cmd_strength(args) -> int:
 
 def cmd_projection(args) -> int:
     """`study plan`'s projection of a study's run against the times its jobs took (from their records)."""
-    from benchmark.perf.projection import projection_check
+    from benchmark.studies.jobs import projection_check
 
     seeds = list(range(args.projection_seeds[0], args.projection_seeds[1] + 1))
     rows = projection_check(args.projection, seeds, set(range(0, seeds[0])), args.projection_protocol)

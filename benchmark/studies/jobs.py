@@ -562,3 +562,42 @@ def describe(plan: Plan, lanes: int) -> list[str]:
     else:
         lines.append("nothing left to do")
     return lines
+
+
+def projection_check(study_name: str, seeds: list[int], before: set[int], protocol: str | None = None,
+                     device: str = "cpu") -> list[dict]:
+    """`study plan`'s projection of a run against what it took: every training and evaluation of `seeds` in the
+    study, projected from what was known before them (the records of the seeds in `before`, else rates measured
+    here) and compared with its own recorded time. Nothing is trained or evaluated."""
+    import json
+
+    from benchmark.evaluation import load_protocol
+    from benchmark.results import record_path, results_root, training_record_file
+    from benchmark.studies import load_study
+    from benchmark.studies.catalog import expand
+
+    study = load_study(study_name)
+    proto = load_protocol(protocol or protocol_ref(study))
+    _, entries, _ = study_entries(study)
+    projector = Projector(device, proto, seeds=before)
+    rows = []
+    for planned in expand(study):
+        e = entries[planned.name]
+        for seed in [s for s in seeds if s in e.seeds]:
+            root = results_root(e, "published")
+            path = training_record_file(root, e.name, seed)
+            if path.is_file():
+                actual = json.loads(path.read_text()).get("wall_seconds")
+                known = projector.recorded_train_seconds(e, e.parsed_recipe())
+                rows.append({"kind": "train", "entry": e.name, "seed": seed, "actual": actual,
+                             "projected": projector.train_seconds(e, e.parsed_recipe()),
+                             "from": "records" if known is not None else "rates measured here"})
+            path = record_path(root, proto.name, e.name, seed)
+            if path.is_file():
+                rec = json.loads(path.read_text())
+                actual = rec.get("seconds", 0) + ((rec.get("guards") or {}).get("seconds") or 0)
+                known = projector.recorded_evaluate_seconds(e)
+                rows.append({"kind": "evaluate", "entry": e.name, "seed": seed, "actual": actual,
+                             "projected": projector.evaluate_seconds(e),
+                             "from": "records" if known is not None else "rates measured here"})
+    return rows
