@@ -187,7 +187,8 @@ def tune_entry(entry: ZooEntry, opts: TrainOptions = TrainOptions(), write: bool
         root = results_root(entry, "published", results_dir)
         atomic_write_json(tuning_record_file(root, entry.name), record)
         def change(current):
-            recipe = base.with_values(**selected).to_dict()
+            # the recipe as written plus the selection, every selected field spelled out (as a study writes it)
+            recipe = {**current.recipe, **selected}
             # weights trained with another recipe no longer belong to the entry: train and publish it again
             weights = current.weights if recipe == current.recipe else []
             return replace(current.with_recipe(recipe), tuning=replace(current.tuning, selected=selected),

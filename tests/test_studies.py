@@ -62,10 +62,25 @@ def test_embedded_studies_expand_to_the_committed_entries_byte_for_byte():
     assert inherits["fmnist_lwf_lambda1"] == "fmnist_lwf" and inherits["fmnist_linear_n10_oracle"] == "fmnist_linear_n10"
 
 
-def test_embedded_study_has_nothing_left_to_do(capsys):
+def test_embedded_study_has_nothing_left_but_the_replication(capsys):
+    """What the committed study still plans is the confirmatory replication alone: its fresh seeds, and the claim
+    roles new to the frozen analysis (LwF's front, LwF on the source's own task), tuned and on every seed. Every
+    other job of the exploratory half is done, and every entry file is as the study writes it."""
+    from benchmark.studies import expand, load_study, parts
+
+    fresh, new_roles = {}, set()
+    for part in parts(load_study("fmnist")):
+        if part.claims is not None and part.claims.confirmatory_seeds:
+            roles = {part.claims.roles["lwf"], part.claims.roles["lwf_self"]}
+            names = [p.name for p in expand(part)]
+            fresh.update({n: set(range(part.claims.seeds, part.claims.all_seeds)) for n in names})
+            new_roles |= {p.name for p in expand(part) if p.key in roles}
+    assert len(new_roles) == 6
     assert main(["study", "plan", "fmnist", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["entries"] == 125 and plan["left"] == 0 and plan["jobs"] == [] and plan["entry_files_to_write"] == []
+    assert plan["entries"] == 131 and plan["entry_files_to_write"] == []
+    for job in plan["jobs"]:
+        assert job["entry"] in new_roles or job.get("seed") in fresh.get(job["entry"], ()), job
 
 
 BAD = [

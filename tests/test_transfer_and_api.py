@@ -98,8 +98,9 @@ def test_a_folder_of_images_becomes_a_task_with_one_file(tiny_zoo, tmp_path, tar
         get_task(str(task_file))
 
 
-def test_one_command_transfer_to_a_png_folder(tiny_zoo, tmp_path, target_data, capsys):
+def test_one_command_transfer_to_a_png_folder(tiny_zoo, tmp_path, target_data, capsys, monkeypatch):
     zoo, cache, results = tiny_zoo
+    monkeypatch.delenv("RTB_USER_RESULTS")  # the user's results in their own folder, apart from the project's
     write_entry(zoo, "src", task="fmnist-src", n_per_class=60, seeds=[0, 1])
     assert main(["train", "--model", "src", "--quiet"]) == 0
     folder = write_png_folder(tmp_path / "my_shoes", target_data)

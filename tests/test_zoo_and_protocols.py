@@ -40,20 +40,27 @@ def test_committed_zoo_and_protocols_are_valid():
 
 
 def test_suites_have_their_fixed_seeds_and_tuning_budgets():
-    """Seed counts fixed in advance (the studies' `claims.seeds`): 10 for the default family's claim entries
-    on the first pair and their sources, 5 for every other embedded entry."""
-    from benchmark.studies.families import project_report_config
+    """Seed counts fixed in advance (the studies' `claims`): the claim entries of the default family's first pair
+    and their sources carry the exploratory half (10) and the confirmatory one (10 more); the small CNN's and the
+    reverse pair's carry 5 and 5; every other embedded entry 5."""
+    from benchmark.studies import load_study, parts
 
     entries = load_entries()
-    default = next(f for f in project_report_config()["families"] if f.get("default"))
-    quick = [e for e in entries.values() if "quick" in e.suites]
-    assert quick and all(e.seeds == list(range(default["seeds"])) for e in quick)
     embedded = [e for e in entries.values() if e.name.startswith("fmnist_") and e.origin == "project"]
-    assert all(e.seeds in (list(range(5)), list(range(10))) for e in embedded)
-    arms = [e for e in quick if e.task == "fmnist-tgt" and e.n in (None, 10, 100)]
+    assert all(e.seeds in (list(range(5)), list(range(10)), list(range(20))) for e in embedded)
+    halves = {}
+    for study in parts(load_study("fmnist")):
+        if study.claims is not None and study.claims.confirmatory_seeds:
+            halves[study.name] = (study.claims.seeds, study.claims.all_seeds)
+    assert halves and all(all_ == 2 * first for first, all_ in halves.values())  # as many fresh seeds as seen ones
+    quick = [e for e in entries.values() if "quick" in e.suites]
+    assert quick and all(e.seeds in (list(range(5)), list(range(10)), list(range(20))) for e in quick)
+    arms = [e for e in quick if e.task == "fmnist-tgt" and e.n in (None, 10, 100) and e.tuning and e.tuning.grid]
     budgets = {e.name: len(e.tuning.grid["lr"]) * len(next(v for k, v in e.tuning.grid.items() if k != "lr"))
-               for e in arms if e.tuning}
-    assert budgets and set(budgets.values()) == {4}  # the same budget for every arm
+               for e in arms}
+    assert budgets and set(budgets.values()) == {4}  # the same budget for every arm of the grid
+    fronts = [e for e in entries.values() if e.tuning and e.tuning.points]
+    assert fronts and all(len(e.tuning.points) == 8 and e.tuning.seeds == 2 for e in fronts)
 
 
 VALID = {"name": "x", "task": "fmnist-tgt", "architecture": "small_cnn", "threat_model": "Linf", "eps": 0.1,

@@ -91,7 +91,7 @@ def default_study(data: str | Path, source: str, name: str | None = None, seeds:
              "arms": {a: catalogue[a] for a in picked}}
     transfer = [a for a in picked if a in ("linear", "lwf", "adv_finetune", "finetune")]
     # every arm at every size with its interval, and the differences between arms (against scratch where it runs)
-    study["data_size"] = {"sizes": [s for s in LOW_SIZES if s in chosen] + (["all"] if "all" in chosen else []),
+    study["data_size"] = {"sizes": sorted(s for s in chosen if s != "all") + (["all"] if "all" in chosen else []),
                           "arms": {a: labels[a] for a in picked},
                           "transfer": transfer if "adv_scratch" in picked else [],
                           "baseline": "adv_scratch" if "adv_scratch" in picked else None}

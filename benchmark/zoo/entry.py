@@ -167,6 +167,9 @@ class ZooEntry:
                                  ("grid", {})):
                 if d["tuning"][key] == default:  # written only where set: older files stay as they are
                     d["tuning"].pop(key)
+            # the order a study's expansion writes: the settings tried, then how one is chosen, then the choice
+            first = ("points", "grid", "criterion", "seeds", "clean_at_least", "selected")
+            d["tuning"] = {k: d["tuning"][k] for k in first if k in d["tuning"]}
         order = ("name", "task", "architecture", "threat_model", "eps", "protocol", "strategy", "provider", "source",
                  "source_sha256", "n_per_class", "head", "seeds", "recipe", "tuning", "weights", "normalization",
                  "reference", "description", "suites", "override")
