@@ -110,3 +110,19 @@ def test_a_record_upgraded_to_a_counting_version_equals_a_fresh_evaluation(tiny_
     (folder / "other.yaml").write_text(yaml.safe_dump({**new, "attacks": new["attacks"][:2]}))
     with pytest.raises(BenchmarkError, match="attacks changed: evaluate again"):
         upgrade_record(path, load_protocol(str(folder / "other.yaml")))
+
+
+def test_the_pages_say_which_records_predate_their_protocol():
+    """A verdict that reads missing data because its records are of an older protocol version says so."""
+    from pathlib import Path
+
+    from benchmark.reports.frame import stale_records, stale_text
+
+    stale = stale_records()
+    root = Path(__file__).resolve().parents[1] / "reports"
+    claims, board = (root / "claims.md").read_text(), (root / "leaderboard.md").read_text()
+    assert stale_text(stale) in board.replace("\n", " ") or stale_text(stale) in board
+    if "fmnist-linf" in stale:
+        older = ", ".join(f"{n} of v{v}" for v, n in sorted(stale["fmnist-linf"]["older"].items()))
+        assert f"`fmnist-linf` ({older}" in " ".join(claims.split())
+    assert stale_text({"p": {"version": 3, "older": {2: 5}, "models": ["m"]}}).count("5 of v2") == 1

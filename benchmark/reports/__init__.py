@@ -80,15 +80,15 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
             path = fn(data, plots_dir, proto)
             if path:
                 made.append((f"{title} ({proto})", f"plots/{path.name}"))
+    stale = stale_records(results_roots)
+    if models is not None:
+        stale = {p: s for p, s in stale.items() if set(s["models"]) & set(models)}
     claims_name, claims = None, None
     if config["protocol"] in set(agg.protocol):
         claims_name = "claims.md"
         claims = evaluate_claims(agg, config)
-        text = claims_markdown(claims, config["protocol"], agg, config, family_plots)
+        text = claims_markdown(claims, config["protocol"], agg, config, family_plots, stale)
         atomic_write_text(out / claims_name, text + "\n")
-    stale = stale_records(results_roots)
-    if models is not None:
-        stale = {p: s for p, s in stale.items() if set(s["models"]) & set(models)}
     md = out / "leaderboard.md"
     atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale) + "\n")
     atomic_write_text(out / "index.html", index_html(agg, made, claims, stale))

@@ -22,7 +22,7 @@ def _estimate_text(t: Test) -> str:
 
 
 def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg, config: dict,
-                    plots: dict[str, str] | None = None) -> str:
+                    plots: dict[str, str] | None = None, stale: dict | None = None) -> str:
     from benchmark.reports import analysis
 
     files = ", ".join(f"`{f['file']}`" for f in config["families"] if f.get("file"))
@@ -74,6 +74,15 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                 cells.append(f"**{c.verdict}**{depends_on(c)}" if c else "-")
             summary.append(f"| ({key}) {statement[key]} | " + " | ".join(cells) + " |")
         lines += summary + [""]
+        deciding_stale = {p: v for p, v in (stale or {}).items()
+                          if p in {f.get("verdict_protocol", protocol) for f, _ in results}}
+        if deciding_stale:
+            from benchmark.reports.frame import stale_text
+
+            lines += para(stale_text(deciding_stale) + " A test that needs them reads *missing data* until they are: "
+                          "`python tools/upgrade_records.py --protocol <protocol>` re-runs the guards' attacks and "
+                          "counts them (the battery's outcomes carried over), or `python -m benchmark evaluate "
+                          "--update-records` evaluates them again.")
         lines += halves_summary(results)
         for f, _ in results:
             prov = f.get("provisional_full")
