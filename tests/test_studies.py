@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PROTOCOL = {"name": "tiny-linf", "version": 1, "threat_model": "Linf", "eps": 0.1, "n_examples": 40, "seed": 0,
                  "cascade": True, "applies_to": {"channels": 1, "image_size": 28},
+                 # the guards at a test's size: every one of them runs, with fewer queries and steps
+                 "guards": {"square_queries": 50, "long_steps": 10, "long_restarts": 1},
                  "attacks": [{"name": "pgd-ce", "type": "pgd", "loss": "ce", "steps": 5, "step_size": 0.025,
                               "restarts": 1}]}
 
@@ -153,6 +155,7 @@ def _outcomes(home: Path, protocol: str = "tiny-linf") -> dict:
     return out
 
 
+@pytest.mark.slow  # minutes: a whole study end to end (CI's slow tier runs it)
 def test_a_study_runs_resumes_and_reports_on_this_machine(home, capsys):
     study = tiny_study(home)
     assert main(["study", "plan", str(study), "--json", "--no-measure"]) == 0
@@ -385,6 +388,7 @@ def test_a_plugin_strategy_is_compared_in_a_study(home, tmp_path, capsys):
     assert yaml.safe_load((home / "home" / "entries" / "tiny_mine_n10.yaml").read_text())["strategy"] == "my_method"
 
 
+@pytest.mark.slow  # minutes: a whole study end to end (CI's slow tier runs it)
 def test_a_study_of_a_folder_runs_end_to_end_to_its_plot_and_page(home, capsys):
     """`study --data FOLDER --source SOURCE`: the default study of a folder of images planned first (`study plan
     --data`), then run and reported, down to the data-size plot and the page: every arm at every size with its
