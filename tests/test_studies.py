@@ -74,9 +74,9 @@ def test_embedded_study_has_nothing_left_but_the_replication(capsys):
     for part in parts(load_study("fmnist")):
         if part.claims is not None and part.claims.confirmatory_seeds:
             roles = {part.claims.roles["lwf"], part.claims.roles["lwf_self"]}
-            names = [p.name for p in expand(part)]
-            fresh.update({n: set(range(part.claims.seeds, part.claims.all_seeds)) for n in names})
-            new_roles |= {p.name for p in expand(part) if p.key in roles}
+            planned = expand(part)
+            fresh.update({p.name: set(range(part.claims.seeds, part.claims.all_seeds)) for p in planned})
+            new_roles |= {p.name for p in planned if p.key in roles}
     assert len(new_roles) == 6
     assert main(["study", "plan", "fmnist", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
