@@ -51,3 +51,46 @@ def test_a_plan_projects_an_entry_it_has_run_before_from_those_runs_recorded_tim
     assert Projector("cpu", protocol, seeds={0}).recorded_evaluate_seconds(entry) == 25.0
     assert Projector("cuda", protocol).recorded_train_seconds(entry, entry.parsed_recipe()) is None  # another device
     assert p.recorded_train_seconds(entry, entry.parsed_recipe().with_values(lr=0.123)) is None     # another recipe
+
+
+def test_a_plan_measures_rates_with_the_threads_each_job_gets(monkeypatch):
+    """Jobs run with one thread each (one per lane): a rate measured at this process's threads would project a
+    one-thread job too fast. Both measurements (training steps, evaluation passes) run at the job's threads, and
+    the process's own thread count comes back afterwards."""
+    import torch
+
+    import benchmark.perf.measure as measure
+    import benchmark.perf.paper as paper
+    from benchmark.evaluation import load_protocol
+    from benchmark.studies.jobs import Projector
+    from benchmark.zoo import load_entries
+
+    seen = []
+    monkeypatch.setattr(paper, "ours_rate", lambda *a, **k: seen.append(torch.get_num_threads()) or 100.0)
+    monkeypatch.setattr(measure, "fwd_bwd_seconds", lambda *a, **k: seen.append(torch.get_num_threads()) or 1.0)
+    monkeypatch.setattr(Projector, "_rates", {})  # nothing measured before in this process
+    monkeypatch.setattr(Projector, "_fb", {})
+    torch.set_num_threads(2)
+    entry = load_entries()["fmnist_cnn_adv_scratch_n10"]
+    p = Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1)
+    p.rate(entry, entry.parsed_recipe())
+    p.fb_seconds(entry)
+    assert seen == [1, 1] and torch.get_num_threads() == 2
+    p.rate(entry, entry.parsed_recipe())  # measured once per process
+    Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1).fb_seconds(entry)
+    assert seen == [1, 1]
+
+
+def test_the_projection_run_reports_each_job_and_the_share_within_the_tolerance():
+    from benchmark.studies.projection_run import DEFAULT_STUDY, summary_lines
+    from benchmark.studies.spec import load_study_file
+
+    assert load_study_file(DEFAULT_STUDY).name == "projection_check"  # the benchmark's study parses
+    rows = [{"kind": "train", "job": "train:a:0", "projected": 12.0, "actual": 10.0},
+            {"kind": "train", "job": "train:b:0", "projected": 20.0, "actual": 10.0},
+            {"kind": "evaluate", "job": "evaluate:a:0", "projected": 9.0, "actual": 10.0}]
+    lines = summary_lines(rows)
+    assert any("train      2 jobs: projected      32 s, took      20 s, ratio  1.60; 1 of 2 jobs within 25%" in x
+               for x in lines), lines
+    assert any("all        3 jobs: projected      41 s, took      30 s, ratio  1.37; 2 of 3 jobs within 25%" in x
+               for x in lines), lines

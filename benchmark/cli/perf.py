@@ -240,7 +240,21 @@ def cmd_projection(args) -> int:
     return 0
 
 
+def cmd_projection_run(args) -> int:
+    """A small study planned here, then run from nothing: each job's projection against the time it took."""
+    from benchmark.studies.projection_run import projection_run, summary_lines
+
+    rows = projection_run(args.projection_run, args.device, 1)
+    print(f"study {args.projection_run}: planned with rates measured here, then run from nothing on one lane "
+          f"({args.device}); each job's projected time against its process's wall time:")
+    for line in summary_lines(rows):
+        print(line)
+    return 0
+
+
 def cmd_perf(args) -> int:
+    if args.projection_run:
+        return cmd_projection_run(args)
     if args.projection:
         return cmd_projection(args)
     if args.paper:
@@ -380,6 +394,12 @@ def add_parsers(sub) -> None:
                            "with their own recorded times")
     proj.add_argument("--projection-seeds", type=int, nargs=2, default=[10, 19], metavar=("FIRST", "LAST"))
     proj.add_argument("--projection-protocol", default="fmnist-linf")
+    from benchmark.studies.projection_run import DEFAULT_STUDY
+
+    proj.add_argument("--projection-run", nargs="?", const=str(DEFAULT_STUDY), default=None, metavar="STUDY",
+                      help="plan a study no one has run (default: a small one of the first pair's arms), run it from "
+                           "nothing in a temporary home on one lane, and print each job's projection against the "
+                           "time it took")
     paper = p.add_argument_group("paper scale (--paper): synthetic CIFAR/ImageNet-shaped tensors, no dataset needed")
     paper.add_argument("--paper", action="store_true", help="measure the paper's architectures and project its runs")
     paper.add_argument("--archs", nargs="+", default=None, help="default: wrn_28_10 wrn_32_10 preact_resnet18 resnet50")

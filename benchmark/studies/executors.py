@@ -58,6 +58,7 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)      # job -> its log
     blocked: dict[str, str] = field(default_factory=dict)     # job -> the failed job it needed
     seconds: float = 0.0
+    times: dict[str, float] = field(default_factory=dict)     # job -> its wall seconds (start-up included)
 
     def summary(self) -> list[str]:
         lines = [f"finished {len(self.done)} jobs in {self.seconds:.0f}s; failed: {len(self.failed)}"
@@ -153,6 +154,7 @@ def _run_local(study: Study, device: str, lanes: int | None, protocol: str | Non
                 continue
             del procs[key]
             log = logs / f"{key.replace(':', '_')}.log"
+            result.times[key] = time.time() - t_job
             if proc.returncode == 0:
                 result.done.append(key)
                 _say(f"{key} ok in {time.time() - t_job:.0f}s")
@@ -162,10 +164,10 @@ def _run_local(study: Study, device: str, lanes: int | None, protocol: str | Non
         if max_jobs and started >= max_jobs:
             if not procs:
                 break
-            time.sleep(1)
+            time.sleep(0.2)
             continue
         if len(procs) >= lanes:
-            time.sleep(1)  # every lane busy: planning again now would only cost time
+            time.sleep(0.2)  # every lane busy: planning again now would only cost time
             continue
         plan = plan_study(study, device, protocol, project=False, seeds=seeds, scope=scope)
         bad: dict[str, str] = {}

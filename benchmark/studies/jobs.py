@@ -9,6 +9,7 @@ run by an executor (benchmark.studies.executors) in its own process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -327,13 +328,18 @@ class Projector:
     or evaluated (same attacks) on this kind of device, from those runs' recorded times (the median; `seeds`
     limits which seeds' records count); otherwise from rates measured here once per kind of job (as `--dry-run`
     does), and for evaluations from how far examples got through the protocol's attacks in the committed records
-    of similar models (an upper bound where there are none)."""
+    of similar models (an upper bound where there are none). On a CPU the rates are measured with the threads
+    each job gets (`threads`: one per lane when run here), not this process's."""
 
-    def __init__(self, device: str, protocol, seeds: set[int] | None = None):
-        self.device, self.protocol, self.seeds = device, protocol, seeds
-        self._rates: dict = {}
-        self._fb: dict = {}
+    # rates measured once per process: every plan made here (a group's parts, `plan` then `run`) shares them
+    _rates: dict = {}
+    _fb: dict = {}
+    _startup: dict = {}
+
+    def __init__(self, device: str, protocol, seeds: set[int] | None = None, threads: int = 1):
+        self.device, self.protocol, self.seeds, self.threads = device, protocol, seeds, threads
         self._survival = None
+        self._passes: dict[str, float] | None = None
 
     def fill(self, plan: Plan) -> None:
         for job in plan.jobs:
@@ -383,8 +389,33 @@ class Projector:
     def train_seconds(self, entry, recipe) -> float:
         recorded = self.recorded_train_seconds(entry, recipe)
         if recorded is not None:
-            return recorded + 2.0  # + start-up and saving
-        return self.measured_train_seconds(entry, recipe)
+            return recorded + self.startup_seconds(entry, train=True)
+        return self.measured_train_seconds(entry, recipe) + self.startup_seconds(entry, train=True)
+
+    def startup_seconds(self, entry, train: bool) -> float:
+        """A job's fixed cost, measured in a fresh process as a job starts: the imports, then the task's splits
+        (a training job loads both, an evaluation the test split), plus a second for the model and writing.
+        On the embedded task about 8 s: more than a whole linear head's training at 10 per class."""
+        folder = None if entry.folder is None else str(entry.folder)
+        key = (entry.task, folder, train)
+        if key not in self._startup:
+            import subprocess
+
+            from benchmark.studies.executors import job_env
+
+            code = ("import time; t0 = time.time()\n"
+                    "import torch, torchvision, benchmark.cli, benchmark.training, benchmark.evaluation\n"
+                    "from benchmark.data import get_task, load_split\n"
+                    "task = get_task(%r, relative_to=%r)\n"
+                    "[load_split(task, s, download=False) for s in %r]\n"
+                    "print(time.time() - t0)" % (entry.task, folder, (True, False) if train else (False,)))
+            try:
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                                     env=job_env(self.device, threads=self.threads))
+                self._startup[key] = float(out.stdout.strip().splitlines()[-1]) + 1.0
+            except (subprocess.SubprocessError, ValueError, IndexError):
+                self._startup[key] = 3.0  # the data not on this machine yet: the imports alone
+        return self._startup[key]
 
     def measured_train_seconds(self, entry, recipe) -> float:
         from benchmark.perf.projection import _n_train
@@ -393,9 +424,9 @@ class Projector:
         n = _n_train(entry)
         frozen = self.frozen_passes(entry, recipe)
         if frozen is not None:  # a frozen prefix: its outputs once, then only the trained part per epoch
-            return n * frozen / self.rate(entry, recipe, natural=True) + 1.0
+            return n * frozen / self.rate(entry, recipe, natural=True)
         steps = strategy.passes() * math.ceil(n / recipe.batch_size) * strategy.optimizer_steps_per_batch()
-        return steps * recipe.batch_size / self.rate(entry, recipe) + 1.0  # + start-up and saving
+        return steps * recipe.batch_size / self.rate(entry, recipe)
 
     def frozen_passes(self, entry, recipe) -> float | None:
         """Full-model forward+backward passes per training example of a strategy with a frozen prefix (heads,
@@ -428,14 +459,15 @@ class Projector:
         flops, _ = forward_flops(entry)
         # the recipe's batch where a step is cheap; smaller (at least 2) for paper-size models on a CPU
         batch = recipe.batch_size if self.device != "cpu" else max(2, min(recipe.batch_size, int(2e10 / (3 * flops))))
-        key = (entry.architecture, kind, batch, task.input_shape, task.n_classes, getattr(recipe, "attack_steps", 0),
-               getattr(recipe, "replays", 0))
+        key = (self.device, self.threads, entry.architecture, kind, batch, task.input_shape, task.n_classes,
+               getattr(recipe, "attack_steps", 0), getattr(recipe, "replays", 0))
         if key not in self._rates:
             strategy = entry.make_strategy(recipe)
             # a few steps after a warm-up, at the recipe's batch: a 2-step measurement is mostly start-up
             opts = PaperPerfOptions(device=self.device, batch=batch, steps=max(8, strategy.optimizer_steps_per_batch()),
                                     warmup=2)
-            self._rates[key] = ours_rate(entry.architecture, kind, opts, task.input_shape, task.n_classes)
+            with self._job_threads():
+                self._rates[key] = ours_rate(entry.architecture, kind, opts, task.input_shape, task.n_classes)
         if natural:
             return self._rates[key]
         return self._rates[key] / (FROZEN_BODY.get(entry.strategy, 1.0) if kind == "natural" else 1.0)
@@ -460,7 +492,8 @@ class Projector:
         from benchmark.zoo.weights import build_entry_model
 
         task = get_task(entry.task, relative_to=entry.folder)
-        key = (entry.architecture, task.input_shape, task.n_classes, entry.head.get("type"))
+        key = (self.device, self.threads, entry.architecture, task.input_shape, task.n_classes,
+               entry.head.get("type"), min(500, self.protocol.n_examples))
         if key not in self._fb:
             from benchmark.perf.projection import forward_flops
 
@@ -471,14 +504,66 @@ class Projector:
                 else 256
             x = torch.rand(batch, *task.input_shape, device=self.device)
             y = torch.zeros(batch, dtype=torch.long, device=self.device)
-            self._fb[key] = fwd_bwd_seconds(model, x, y, self.device, repeats=2) / batch
+            with self._job_threads():
+                self._fb[key] = fwd_bwd_seconds(model, x, y, self.device, repeats=2) / batch
         return self._fb[key]
+
+    @contextlib.contextmanager
+    def _job_threads(self):
+        """Measure with a job's threads: a rate at this process's thread count overstates a one-thread job's."""
+        import torch
+
+        if self.device != "cpu":
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def evaluate_seconds(self, entry) -> float:
         recorded = self.recorded_evaluate_seconds(entry)
-        if recorded is not None:
-            return recorded + 3.0  # + start-up, the clean split and writing
-        return self.measured_evaluate_seconds(entry)
+        if recorded is None:
+            passes = self.effective_passes(entry.strategy)
+            recorded = passes * self.fb_seconds(entry) if passes is not None else self.measured_evaluate_seconds(entry)
+        return recorded + self.startup_seconds(entry, train=False)
+
+    def effective_passes(self, strategy: str) -> float | None:
+        """What one evaluation under the protocol costs, in forward+backward passes of one example of the model
+        evaluated: the median over the committed records of models of the same strategy (else of every model) of
+        the record's seconds over one such pass of its own model, measured here. It counts what the pass model
+        cannot: examples leaving an attack at their break, APGD's discard schedule, the guards' reuse. None: no
+        record under the protocol has an entry this machine can build."""
+        if self._passes is None:
+            self._passes = self._recorded_passes()
+        return self._passes.get(strategy) or self._passes.get("*")
+
+    def _recorded_passes(self) -> dict[str, float]:
+        import statistics
+
+        from benchmark.paths import project_results_dir
+        from benchmark.zoo import load_entries
+
+        entries = load_entries()
+        names = [a["name"] for a in self.protocol.attacks]
+        got: dict[str, list[float]] = {}
+        for path in sorted((project_results_dir() / self.protocol.name).glob("*/seed*.json")):
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            e = entries.get(rec.get("model"))
+            if e is None or [a["name"] for a in rec.get("attacks", [])] != names or \
+                    rec.get("n_examples") != self.protocol.n_examples or \
+                    rec.get("device", "cpu").split(":")[0] != self.device.split(":")[0]:
+                continue
+            seconds = rec.get("seconds", 0) + ((rec.get("guards") or {}).get("seconds") or 0)
+            if seconds:
+                for key in (e.strategy, "*"):
+                    got.setdefault(key, []).append(seconds / self.fb_seconds(e))
+        return {k: statistics.median(v) for k, v in got.items()}
 
     def measured_evaluate_seconds(self, entry) -> float:
         from benchmark.data import get_task
@@ -499,7 +584,7 @@ class Projector:
                                                            if g.fab_targets else 0))
         guards = g.n * (pgd + black_box)
         clean = test_size(task) / 3 if self.protocol.clean_split else 0.0  # forward passes of the whole test split
-        return (passes + guards + clean) * self.fb_seconds(entry) + 2.0
+        return (passes + guards + clean) * self.fb_seconds(entry)
 
     def reach(self, strategy: str) -> list[float]:
         """The share of the evaluation subset each attack of the protocol attacks (and that survives them all),
