@@ -125,6 +125,7 @@ def _state(folder):
         return None
 
 
+@pytest.mark.slow  # two minutes: three evaluations with guards (CI's slow tier runs it)
 def test_sigkill_mid_autoattack_then_resume_gives_the_uninterrupted_record(tiny_zoo, tmp_path):
     """Kill an evaluation inside the reference AutoAttack (after some of its batches); the same command
     continues from the saved batch and writes the record an uninterrupted run writes."""

@@ -68,6 +68,7 @@ def test_training_gate_fails_a_learning_rate_times_100(monkeypatch, capsys):
     assert "outside the band" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two minutes: a whole-pool LwF retrained (CI's slow tier runs it)
 def test_training_gate_fails_lwf_with_the_wrong_sign(monkeypatch, capsys):
     import benchmark.strategies.lwf as lwf
 
