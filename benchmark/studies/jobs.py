@@ -463,9 +463,12 @@ class Projector:
                getattr(recipe, "attack_steps", 0), getattr(recipe, "replays", 0))
         if key not in self._rates:
             strategy = entry.make_strategy(recipe)
-            # a few steps after a warm-up, at the recipe's batch: a 2-step measurement is mostly start-up
-            opts = PaperPerfOptions(device=self.device, batch=batch, steps=max(8, strategy.optimizer_steps_per_batch()),
-                                    warmup=2)
+            # a few steps after a warm-up, at the recipe's batch: a 2-step measurement is mostly start-up; a
+            # paper-size model on a CPU (a batch of a few, seconds a step) needs fewer to be as exact
+            big = batch < min(16, recipe.batch_size)
+            opts = PaperPerfOptions(device=self.device, batch=batch,
+                                    steps=max(3 if big else 8, strategy.optimizer_steps_per_batch()),
+                                    warmup=1 if big else 2)
             with self._job_threads():
                 self._rates[key] = ours_rate(entry.architecture, kind, opts, task.input_shape, task.n_classes)
         if natural:
