@@ -157,10 +157,10 @@ def _run_local(study: Study, device: str, lanes: int | None, protocol: str | Non
             result.times[key] = time.time() - t_job
             if proc.returncode == 0:
                 result.done.append(key)
-                _say(f"{key} ok in {time.time() - t_job:.0f}s")
+                _say(f"{key} ok in {result.times[key]:.0f}s")
             else:
                 result.failed[key] = str(log)
-                _say(f"{key} FAILED (exit {proc.returncode}) in {time.time() - t_job:.0f}s; log {log}")
+                _say(f"{key} FAILED (exit {proc.returncode}) in {result.times[key]:.0f}s; log {log}")
         if max_jobs and started >= max_jobs:
             if not procs:
                 break

@@ -326,9 +326,10 @@ def _depth(name: str, entries) -> int:
 class Projector:
     """Projected seconds of each job on the plan's device. Where the same entry was already trained (same recipe)
     or evaluated (same attacks) on this kind of device, from those runs' recorded times (the median; `seeds`
-    limits which seeds' records count); otherwise from rates measured here once per kind of job (as `--dry-run`
-    does), and for evaluations from how far examples got through the protocol's attacks in the committed records
-    of similar models (an upper bound where there are none). On a CPU the rates are measured with the threads
+    limits which seeds' records count); otherwise trainings from rates measured here once per kind of job (as
+    `--dry-run` does), evaluations from what the protocol's committed evaluations of models of the same strategy
+    cost in passes of their own model (an upper-bound pass count where there are none); every job adds its
+    start-up, measured in a fresh process. On a CPU the rates are measured with the threads
     each job gets (`threads`: one per lane when run here), not this process's."""
 
     # rates measured once per process: every plan made here (a group's parts, `plan` then `run`) shares them
@@ -375,16 +376,22 @@ class Projector:
                               lambda r: r.get("recipe") == recipe.to_dict() and r.get("device", "cpu").split(":")[0]
                               == self.device.split(":")[0])
 
+    def _same_evaluation(self, rec: dict) -> bool:
+        """A record of the protocol's attacks on its number of examples, made on this kind of device."""
+        return [a["name"] for a in rec.get("attacks", [])] == [a["name"] for a in self.protocol.attacks] and \
+            rec.get("n_examples") == self.protocol.n_examples and \
+            rec.get("device", "cpu").split(":")[0] == self.device.split(":")[0]
+
+    @staticmethod
+    def _evaluation_seconds(rec: dict) -> float:
+        """A record's evaluation time: the battery and the guards."""
+        return rec.get("seconds", 0) + ((rec.get("guards") or {}).get("seconds") or 0)
+
     def recorded_evaluate_seconds(self, entry) -> float | None:
         from benchmark.results import results_root
 
-        names = [a["name"] for a in self.protocol.attacks]
         folder = results_root(entry, "published") / self.protocol.name / entry.name
-        return self._recorded(sorted(folder.glob("seed*.json")),
-                              lambda r: r.get("seconds", 0) + ((r.get("guards") or {}).get("seconds") or 0),
-                              lambda r: [a["name"] for a in r.get("attacks", [])] == names and
-                              r.get("n_examples") == self.protocol.n_examples and
-                              r.get("device", "cpu").split(":")[0] == self.device.split(":")[0])
+        return self._recorded(sorted(folder.glob("seed*.json")), self._evaluation_seconds, self._same_evaluation)
 
     def train_seconds(self, entry, recipe) -> float:
         recorded = self.recorded_train_seconds(entry, recipe)
@@ -550,7 +557,6 @@ class Projector:
         from benchmark.zoo import load_entries
 
         entries = load_entries()
-        names = [a["name"] for a in self.protocol.attacks]
         got: dict[str, list[float]] = {}
         for path in sorted((project_results_dir() / self.protocol.name).glob("*/seed*.json")):
             try:
@@ -558,11 +564,9 @@ class Projector:
             except (OSError, json.JSONDecodeError):
                 continue
             e = entries.get(rec.get("model"))
-            if e is None or [a["name"] for a in rec.get("attacks", [])] != names or \
-                    rec.get("n_examples") != self.protocol.n_examples or \
-                    rec.get("device", "cpu").split(":")[0] != self.device.split(":")[0]:
+            if e is None or not self._same_evaluation(rec):
                 continue
-            seconds = rec.get("seconds", 0) + ((rec.get("guards") or {}).get("seconds") or 0)
+            seconds = self._evaluation_seconds(rec)
             if seconds:
                 for key in (e.strategy, "*"):
                     got.setdefault(key, []).append(seconds / self.fb_seconds(e))
