@@ -127,7 +127,7 @@ def _pool_size(task_ref: str, validation: int | None, pool: str) -> int:
 
 def _fb_per_example_step(entry, recipe) -> float:
     """Forward+backward passes per training example per optimizer step."""
-    if entry.strategy in ("pgd_at", "trades"):
+    if entry.strategy_cls().pgd_steps_per_batch:
         return recipe.attack_steps + 1
     if entry.strategy == "fast_at":
         return 2.0

@@ -50,6 +50,7 @@ class Strategy:
     fields: ClassVar[tuple[str, ...]] = ()      # recipe fields beyond the common ones
     required: ClassVar[tuple[str, ...]] = ()
     adversarial: ClassVar[bool] = False
+    pgd_steps_per_batch: ClassVar[bool] = False   # the training attack costs recipe.attack_steps passes a batch
     transfer_lr: ClassVar[float] = 0.01         # the default learning rate of `benchmark transfer`
 
     def __init__(self, recipe: Recipe, eps: float, norm: str):
@@ -63,6 +64,19 @@ class Strategy:
     def reinit_blocks(self, model: "TransferModel") -> list[int]:
         """Blocks re-initialized before training (after loading the source)."""
         return []
+
+    def adapt_model(self, model: "TransferModel") -> None:
+        """Change the network the entry trains, in place, before any weights load into it (LoRA adds its
+        factors): the entry's architecture is the result, for training and evaluation alike."""
+
+    def added_keys(self, model: "TransferModel") -> set[str]:
+        """State-dict keys `adapt_model` added: the source does not have them."""
+        return set()
+
+    def trainable(self, model: "TransferModel") -> set[str] | None:
+        """The names of the only parameters that train (parameter-efficient tuning), or None: every
+        parameter outside the frozen blocks."""
+        return None
 
     def passes(self) -> int:
         """Passes over the training data (epochs, or epochs / replays for free AT)."""

@@ -23,6 +23,7 @@ class PGDAT(Strategy):
     source = "optional"
     fields = ADV_FIELDS
     adversarial = True
+    pgd_steps_per_batch = True
 
     def train_batch(self, run, batch):
         attack = training_pgd(self, run.seed)

@@ -36,6 +36,11 @@ class Recipe:
     warm_start_epochs: int = field(default=0, metadata=check_field(non_negative))
     # start from the source's own head too (fine-tuning on the source's own task, claim (e)); else a new head
     keep_head: bool = False
+    # parameter-efficient fine-tuning (lora, lora_at): the updates' rank, their weight alpha (default: the rank,
+    # a scaling of 1) and the layers they adapt in the source's blocks (the new head always trains in full)
+    lora_rank: int = field(default=4, metadata=check_field(positive))
+    lora_alpha: float | None = field(default=None, metadata=check_field(positive))
+    lora_targets: Literal["conv", "linear", "all"] = "all"
 
     def to_dict(self) -> dict:
         """The fields that differ from their defaults, plus the required ones."""

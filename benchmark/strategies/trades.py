@@ -14,6 +14,7 @@ class TRADES(Strategy):
     source = "optional"
     fields = ("eps", "attack_steps", "attack_step_size", "trades_beta")
     adversarial = True
+    pgd_steps_per_batch = True
 
     def train_batch(self, run, batch):
         x, y = batch.x, batch.y

@@ -131,7 +131,7 @@ class TrainingRun:
 def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entries=None):
     """The model to train, its frozen leading blocks, the frozen source (for LwF) and the source's weights."""
     torch.manual_seed(seed)
-    model = build_entry_model(entry)
+    model = build_entry_model(entry, strategy)
     source, source_w = None, None
     if entry.source:
         src_entry = get_entry(entry.source, entries)
@@ -151,7 +151,9 @@ def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entr
         if keep_head and (result is None or result.missing_keys):
             raise BenchmarkError(f"entry {entry.name}: recipe.keep_head needs a source with the same architecture and "
                                  f"classes; {entry.source} differs (train a new head: drop keep_head)")
-        if result is None or any(not k.startswith("head.") for k in result.missing_keys) or result.unexpected_keys:
+        added = strategy.added_keys(model)
+        if (result is None or any(not k.startswith("head.") and k not in added for k in result.missing_keys)
+                or result.unexpected_keys):
             raise BenchmarkError(f"entry {entry.name}: source {entry.source} has a different architecture")
         for i in strategy.reinit_blocks(model):
             _reinit(model.blocks[i], seed + 1 + i)
@@ -162,6 +164,11 @@ def prepare_model(entry: ZooEntry, strategy, seed: int, opts: TrainOptions, entr
     for block in model.blocks[:frozen]:
         for p in block.parameters():
             p.requires_grad_(False)
+    trainable = strategy.trainable(model)
+    if trainable is not None:  # parameter-efficient tuning: the rest of the network keeps the source's values
+        for name, p in model.named_parameters():
+            if name not in trainable:
+                p.requires_grad_(False)
     return model.to(opts.device), frozen, source, source_w
 
 

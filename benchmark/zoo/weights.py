@@ -190,7 +190,9 @@ def read_state(w: Weights, cache=None, entries=None) -> dict:
     return full
 
 
-def build_entry_model(entry: ZooEntry):
+def build_entry_model(entry: ZooEntry, strategy=None):
+    """The entry's network before any weights load: its architecture, head and normalization, adapted by its
+    strategy (LoRA's factors); `strategy` overrides the entry's own (a tuning recipe)."""
     from benchmark.data.tasks import get_task
     from benchmark.models import create_model
 
@@ -206,6 +208,10 @@ def build_entry_model(entry: ZooEntry):
         model = create_model(entry.architecture, task.n_classes, task.channels, mean, std, head=entry.head)
     if task.upsample:
         model.input_size = task.upsample
+    if strategy is None and entry.strategy != "external":
+        strategy = entry.make_strategy()
+    if strategy is not None:
+        strategy.adapt_model(model)
     return model
 
 
