@@ -31,5 +31,5 @@ PY=${PYTHON:-python3}
 # torch first, pinned to the release the project is tested with (a local wheel on the dev machines)
 $PY -m pip install -q torch==2.14.1 torchvision==0.29.1
 # the test extra, and the source providers' packages (RobustBench, timm, the Hugging Face Hub) that
-# tests/test_sources.py loads from files laid out offline
-$PY -m pip install -q -e ".[test,sources]"
+# tests/test_sources.py loads from files laid out offline, and imagecorruptions for the corruption protocols
+$PY -m pip install -q -e ".[test,sources,corruptions]"

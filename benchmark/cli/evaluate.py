@@ -152,6 +152,56 @@ def evaluate_all(names, seeds_asked, protocol, opts, where, entries, reproductio
     return out
 
 
+def evaluate_corruptions_all(names, seeds_asked, protocol: str, opts, where, entries) -> dict[str, list[dict]]:
+    """Every seed of every entry under a corruption protocol (benchmark.evaluation.corruptions); a model's
+    published record is compared example by example with its committed one, as under the attack protocols."""
+    import json
+
+    from benchmark.data import get_task
+    from benchmark.evaluation.corruptions import (corruption_record_path, evaluate_entry_corruptions,
+                                                  load_corruption_protocol)
+    from benchmark.evaluation import Locations
+    from benchmark.results import results_root
+
+    proto = load_corruption_protocol(protocol)
+    plan = []
+    for name in names:  # bad input is refused before any work
+        entry = entries[name]
+        proto.check_task(get_task(entry.task, relative_to=entry.folder), name)
+        plan.append((entry, available_seeds(entry, seeds_asked, where.weights, where.cache)))
+    out = {}
+    for entry, seeds in plan:
+        out[entry.name] = []
+        for seed in seeds:
+            record, path = evaluate_entry_corruptions(entry, seed, proto, opts, Locations(**{**where.__dict__,
+                                                                                              "write": False}))
+            committed = corruption_record_path(results_root(entry, record["weights"]["origin"], where.results_dir),
+                                               proto.name, entry.name, seed)
+            note = ""
+            if committed.is_file():
+                old = json.loads(committed.read_text())
+                joined = lambda v: v if isinstance(v, str) else "".join(v)  # noqa: E731
+                keys = [k for k in record["per_example"] if k != "index"]
+                if old.get("protocol") == record["protocol"] and old["per_example"]["index"] == \
+                        record["per_example"]["index"]:
+                    flips = sum(a != b for k in keys for a, b in zip(joined(old["per_example"].get(k, "")),
+                                                                      joined(record["per_example"][k])))
+                    note = (f"  committed record {committed}: "
+                            + ("reproduced exactly" if flips == 0 else f"{flips} outcomes differ"))
+            if where.write:
+                from benchmark.results import write_record
+
+                write_record(record, path)
+            print(f"{entry.name} seed {seed}: clean {100 * record['clean_accuracy']:.1f}%, corruptions "
+                  f"{100 * record['corruption_accuracy']:.1f}% (severities "
+                  f"{', '.join(f'{100 * v:.1f}' for v in record['per_severity'])}) in {record['seconds']:.1f}s"
+                  + (f" -> {path}" if where.write else ""), flush=True)
+            if note:
+                print(note)
+            out[entry.name].append(record)
+    return out
+
+
 def cmd_evaluate(args) -> int:
     from benchmark.distributed import setup
     from benchmark.evaluation import Locations
@@ -165,6 +215,11 @@ def cmd_evaluate(args) -> int:
     where = Locations(args.weights, args.cache_dir, args.data_dir, args.results_dir,
                       update_records=args.update_records)
     names = overridden(args, entries, selected_models(args, entries))
+    from benchmark.evaluation.corruptions import is_corruption_protocol
+
+    if is_corruption_protocol(args.protocol):
+        evaluate_corruptions_all(names, args.seed, args.protocol, opts, where, entries)
+        return 0
     if args.dry_run or any("paper" in entries[n].suites for n in names):
         from benchmark.evaluation import load_protocol
         from benchmark.perf.projection import evaluation_projection

@@ -90,6 +90,9 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
         text = claims_markdown(claims, config["protocol"], agg, config, family_plots, stale)
         atomic_write_text(out / claims_name, text + "\n")
     md = out / "leaderboard.md"
-    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale) + "\n")
+    from benchmark.reports.corruptions import corruption_summary
+
+    corruptions = corruption_summary(results_roots, models)
+    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale, corruptions) + "\n")
     atomic_write_text(out / "index.html", index_html(agg, made, claims, stale))
     return md
