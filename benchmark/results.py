@@ -16,7 +16,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.io import atomic_write_json
 from benchmark.paths import project_results_dir, user_results_dir
 
-SPECIAL_DIRS = ("training", "tuning", "corruptions")
+SPECIAL_DIRS = ("training", "tuning", "corruptions", "trajectory")
 
 
 def results_root(entry=None, weights_origin: str = "published", override=None) -> Path:

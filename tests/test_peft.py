@@ -121,3 +121,37 @@ def test_peft_recipes_refuse_fields_of_other_strategies(tiny_zoo):
                                                                      "lora_rank": 4})
     with pytest.raises(BenchmarkError, match="lora_rank.*does not apply to strategy 'bitfit'"):
         load_entries()["bad"].parsed_recipe()
+
+
+@pytest.mark.slow
+def test_a_study_runs_the_new_arms_and_the_corruption_protocol(tmp_path, monkeypatch, fmnist_available, capsys):
+    """Item 6: the arms are a study's arms like any other, and a study evaluates them under corruptions."""
+    import json
+
+    import yaml
+
+    from tests.test_studies import TINY_PROTOCOL
+
+    monkeypatch.setenv("RTB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RTB_CACHE", str(tmp_path / "cache"))
+    protocol = tmp_path / "tiny-linf.yaml"
+    protocol.write_text(yaml.safe_dump(TINY_PROTOCOL))
+    recipe = {"epochs": 1, "batch_size": 32, "lr": 0.05}
+    study = {"name": "peft", "task": "fmnist-tgt", "architecture": "small_cnn", "eps": 0.1, "protocol": str(protocol),
+             "names": "peft_{arm}", "seeds": 1, "low_data": {"steps": 6, "batch_size": 32, "tuned": []},
+             "arms": {"lora": {"strategy": "lora", "source": "fmnist_cnn_src_robust",
+                               "recipe": {**recipe, "lora_rank": 2}, "sizes": [10]},
+                      "bitfit": {"strategy": "bitfit", "source": "fmnist_cnn_src_robust", "recipe": recipe,
+                                 "sizes": [10]}}}
+    path = tmp_path / "studies" / "peft.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    assert main(["study", "run", str(path), "--no-guards", "--no-measure", "--lanes", "1"]) == 0
+    assert main(["study", "run", str(path), "--protocol", "fmnist-corruptions", "--n", "20", "--no-measure",
+                 "--lanes", "1"]) == 0
+    records = sorted((tmp_path / "home" / "results" / "corruptions" / "fmnist-corruptions").glob("*/seed0.json"))
+    assert [r.parent.name for r in records] == ["peft_bitfit_n10", "peft_lora_n10"]
+    assert all(json.loads(r.read_text())["n_examples"] == 20 for r in records)
+    capsys.readouterr()
+    assert main(["study", "plan", str(path), "--protocol", "fmnist-corruptions", "--n", "20", "--no-measure"]) == 0
+    assert "0 jobs left" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""`evaluate`: attack zoo entries (every seed) under a protocol and write their records."""
+"""`evaluate` and `trajectory`: attack zoo entries (every seed) under a protocol and write their records; follow a
+fine-tuning's robustness along its run."""
 
 from __future__ import annotations
 
@@ -258,3 +259,43 @@ def add_parsers(sub) -> None:
     add_eval_options(p)
     add_common(p)
     p.set_defaults(func=cmd_evaluate)
+    add_trajectory_parser(sub)
+
+
+def cmd_trajectory(args) -> int:
+    from benchmark.evaluation import Locations
+    from benchmark.evaluation.trajectory import trajectory_entry
+    from benchmark.zoo import load_entries
+
+    opts = eval_options(args, n=args.n)
+    entries = load_entries()
+    where = Locations(cache=args.cache_dir, data_dir=args.data_dir, results_dir=args.results_dir,
+                      update_records=args.update_records)
+    names = selected_models(args, entries)
+    for name in names:
+        entry = entries[name]
+        for seed in (args.seed if args.seed is not None else entry.seeds):
+            record, path = trajectory_entry(entry, seed, args.fractions, args.protocol, opts, where, entries)
+            stop = record["early_stop"]
+            line = ", ".join(f"{p['fraction']:g}: {100 * p['robust_accuracy']:.1f}/{100 * p['clean_accuracy']:.1f}"
+                             for p in record["points"])
+            print(f"{name} seed {seed}: robust/clean % at each fraction of training {line}; early stopping on "
+                  f"validation picks {stop['fraction']:g} (robust {100 * stop['robust_accuracy']:.1f}%) -> {path}",
+                  flush=True)
+    return 0
+
+
+def add_trajectory_parser(sub) -> None:
+    from benchmark.evaluation.trajectory import DEFAULT_FRACTIONS
+
+    p = sub.add_parser("trajectory", help="robustness along fine-tuning: train again with snapshots at fractions of "
+                                          "the run, evaluate each under a protocol")
+    add_models(p, required=True)
+    p.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS),
+                   help=f"fractions of the run's batches (default: {' '.join(f'{f:g}' for f in DEFAULT_FRACTIONS)})")
+    p.add_argument("--protocol", default=None, help="protocol name or YAML file (default: the entry's)")
+    p.add_argument("--n", type=int, default=None, help="evaluation examples (default: the protocol's)")
+    add_update_records(p)
+    add_eval_options(p)
+    add_common(p)
+    p.set_defaults(func=cmd_trajectory)

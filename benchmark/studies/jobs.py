@@ -155,10 +155,11 @@ def weights_sha(entry, seed: int, scope: Scope) -> str | None:
 
 def record_done(entry, protocol, seed: int, scope: Scope = Scope()) -> bool:
     """A complete record of the study's weights under the protocol's current version (and subset size)."""
+    from benchmark.evaluation.corruptions import CorruptionProtocol, corruption_record_path
     from benchmark.results import record_path, results_root
 
-    path = record_path(results_root(entry, "trained" if scope.override else "published"), protocol.name, entry.name,
-                       seed)
+    where = record_path if not isinstance(protocol, CorruptionProtocol) else corruption_record_path
+    path = where(results_root(entry, "trained" if scope.override else "published"), protocol.name, entry.name, seed)
     sha = weights_sha(entry, seed, scope)
     if sha is None or not path.is_file():
         return False
@@ -204,9 +205,11 @@ def plan_study(study: Study, device: str = "cpu", protocol: str | None = None, p
     from benchmark.zoo import has_weights
     from benchmark.zoo.entry import derive, parse_override, source_seed
 
+    from benchmark.evaluation.corruptions import is_corruption_protocol, load_corruption_protocol
+
     planned, entries, rewrites = study_entries(study)
     ref = protocol_ref(study, protocol)
-    protocol = load_protocol(ref)
+    protocol = load_corruption_protocol(ref) if is_corruption_protocol(ref) else load_protocol(ref)
     if scope.match:
         planned = [p for p in planned if re.fullmatch(scope.match, p.name)]
         if not planned:
@@ -534,6 +537,10 @@ class Projector:
             torch.set_num_threads(before)
 
     def evaluate_seconds(self, entry) -> float:
+        if not hasattr(self.protocol, "attacks"):  # corruptions: a forward pass per example and variant (a third of
+            # a forward+backward pass), the corrupted images made once per task and cached
+            n = self.protocol.n_examples * (1 + len(self.protocol.variants))
+            return n * self.fb_seconds(entry) / 3 + self.startup_seconds(entry, train=False)
         recorded = self.recorded_evaluate_seconds(entry)
         if recorded is None:
             passes = self.effective_passes(entry.strategy)

@@ -41,6 +41,9 @@ class TrainOptions:
     source_weights: str = "auto"         # the source's published weights when it has them, else its trained copy
     source_cache: str | Path | None = None  # where the source's trained copy lives (default: cache)
     stop_after_batches: int | None = None  # test hook: simulate an interruption mid-epoch
+    # the weights at these fractions of the run's batches (0: before the first step, 1: the trained model), saved
+    # beside the checkpoint as snapshot_dir(...)/batch<k>.safetensors: robustness along fine-tuning
+    snapshots: tuple[float, ...] = ()
 
 
 def _reinit(module: nn.Module, seed: int) -> None:
@@ -256,6 +259,11 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
     run = TrainingRun(model, net, source, seed, frozen, shares, opt, sched, scaler)
     ddp_flags = None
     batches_seen = 0
+    per_epoch = len([lo for lo in range(0, n, batch_size) if min(batch_size, n - lo) >= ctx.world_size])
+    marks = snapshot_marks(opts.snapshots, passes * per_epoch)
+    done_batches = start_epoch * per_epoch
+    if 0 in marks and done_batches == 0 and ctx.is_main:
+        save_snapshot(entry, seed, model, 0, marks[0], 0, opts.cache)
     for epoch in range(start_epoch, passes):
         run.epoch = epoch
         model.train()
@@ -304,6 +312,9 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
             loss_sum += float(loss.detach()) * y.numel()
             bar.set_postfix(loss=f"{loss_sum / max(total, 1):.3f}", acc=f"{correct / max(total, 1):.3f}")
             batches_seen += 1
+            done_batches += 1
+            if done_batches in marks and ctx.is_main:
+                save_snapshot(entry, seed, model, done_batches, marks[done_batches], epoch, opts.cache)
             if opts.stop_after_batches is not None and batches_seen >= opts.stop_after_batches:
                 raise KeyboardInterrupt  # test hook: simulate an interruption mid-epoch
         correct, total, loss_sum, fwd, bwd = all_reduce_sum(ctx, [correct, total, loss_sum, run.meter.forward,
@@ -325,6 +336,33 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
         record["world_size"] = ctx.world_size
     ctx.barrier()  # later entries may load these weights on any rank
     return record
+
+
+def snapshot_marks(fractions, total_batches: int) -> dict[int, float]:
+    """Batch counts at which to save a snapshot: {round(fraction * total): fraction}."""
+    marks = {}
+    for f in fractions:
+        if not 0 <= f <= 1:
+            raise BenchmarkError(f"snapshot fractions must be in [0, 1], got {f}")
+        marks.setdefault(round(f * total_batches), float(f))
+    return marks
+
+
+def snapshot_dir(entry: ZooEntry, seed: int, cache=None) -> Path:
+    from benchmark.paths import cache_dir
+
+    return cache_dir(cache) / "snapshots" / entry.name / f"seed{seed}"
+
+
+def save_snapshot(entry, seed: int, model, batches: int, fraction: float, epoch: int, cache) -> Path:
+    from safetensors.torch import save_file
+
+    folder = snapshot_dir(entry, seed, cache)
+    path = folder / f"batch{batches}.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda p: save_file(state, str(p), metadata={"fraction": str(fraction), "batches": str(batches),
+                                                                     "epoch": str(epoch)}))
+    return path
 
 
 def finish(entry, seed, model, recipe, opts, n, passes, history, meter, wall, source_w, nhwc) -> dict:
