@@ -32,6 +32,13 @@ def test_a_trajectory_snapshots_the_run_and_evaluates_each_point(tiny_zoo, strat
     assert [p["fraction"] for p in points] == [0, 0.5, 1] and [p["batches"] for p in points] == [0, 4, 8]
     assert all(len(p["robust"]) == 20 and p["robust_accuracy"] == pytest.approx(sum(p["robust"]) / 20) for p in points)
     assert record["early_stop"]["fraction"] in (0, 0.5, 1)
+    from benchmark.reports.trajectory import trajectory_rows, trajectory_section
+
+    rows = trajectory_rows([record])
+    assert [p["fraction"] for p in rows[0]["points"]] == [0, 0.5, 1]
+    assert rows[0]["points"][-1]["robust"].mean == pytest.approx(points[-1]["robust_accuracy"])
+    text = "\n".join(trajectory_section(rows, "plots/trajectory.png"))
+    assert "| fmnist-linf-quick | `t` | 1 |" in text and "robust at 0.5" in text
     # the first snapshot is the source's body under a new head, the last one the model the recipe trains
     runs = cache / "trajectory-runs"
     first = read_safetensors(runs / "snapshots" / "t" / "seed0" / "batch0.safetensors")[0]

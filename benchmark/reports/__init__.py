@@ -93,6 +93,37 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
     from benchmark.reports.corruptions import corruption_summary
 
     corruptions = corruption_summary(results_roots, models)
-    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale, corruptions) + "\n")
+    extra = beyond_the_paper(results_roots, models, set(agg.model), plots_dir)
+    atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale, corruptions, extra) + "\n")
     atomic_write_text(out / "index.html", index_html(agg, made, claims, stale))
     return md
+
+
+def beyond_the_paper(results_roots, models, evaluated: set[str], plots_dir: Path) -> list[str]:
+    """The leaderboard's sections on the field's later questions: the clean-robust trade-off of every tuned arm
+    and robustness along fine-tuning, each with its plot."""
+    from benchmark.evaluation.trajectory import load_trajectory_records
+    from benchmark.paths import project_results_dir
+    from benchmark.reports import tradeoff, trajectory
+
+    roots = [project_results_dir()] if results_roots is None else (
+        [results_roots] if isinstance(results_roots, (str, Path)) else list(results_roots))
+    rows = []
+    for root in roots:
+        rows += tradeoff.tradeoff_rows(root, sorted(models if models is not None else evaluated))
+    lines = []
+    if rows:
+        plots = []  # one plot per task and architecture, of the arms trained on all the data (few series each)
+        for task, arch in sorted({(r["task"], r["architecture"]) for r in rows}):
+            group = [r for r in rows if (r["task"], r["architecture"]) == (task, arch) and r["n_per_class"] == "all"]
+            title = f"Clean-robust trade-off: {arch} on {task}, all the data"
+            path = tradeoff.plot_tradeoff(group, plots_dir / f"tradeoff_{_slug(arch)}_{_slug(task)}.png", title)
+            if path:
+                plots.append((title, f"plots/{path.name}"))
+        lines += tradeoff.tradeoff_section(rows, plots)
+    traj = trajectory.trajectory_rows(load_trajectory_records(roots), models)
+    if traj:
+        path = trajectory.plot_trajectories(traj, plots_dir / "trajectory.png", "Robustness along fine-tuning")
+        lines += trajectory.trajectory_section(traj, f"plots/{path.name}" if path else None)
+    return lines
+

@@ -38,7 +38,8 @@ def task_name(ref: str) -> str:
 
 
 def leaderboard_markdown(agg, plots: list[tuple[str, str]], claims_file: str | None = None,
-                         stale: dict | None = None, corruptions: dict | None = None) -> str:
+                         stale: dict | None = None, corruptions: dict | None = None,
+                         extra: list[str] | None = None) -> str:
     from benchmark.reports.corruptions import corruption_cell, corruption_section
     from benchmark.reports.frame import stale_text
 
@@ -82,6 +83,7 @@ def leaderboard_markdown(agg, plots: list[tuple[str, str]], claims_file: str | N
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += corruption_section(corruptions)
+    lines += extra or []
     if plots:
         lines += ["## Plots", "", "Error bars: ± one standard deviation over seeds.", ""]
         for title, rel in plots:
