@@ -264,7 +264,7 @@ def add_parsers(sub) -> None:
 
 def cmd_trajectory(args) -> int:
     from benchmark.evaluation import Locations
-    from benchmark.evaluation.trajectory import trajectory_entry
+    from benchmark.trajectory import trajectory_entry
     from benchmark.zoo import load_entries
 
     opts = eval_options(args, n=args.n)
@@ -286,7 +286,7 @@ def cmd_trajectory(args) -> int:
 
 
 def add_trajectory_parser(sub) -> None:
-    from benchmark.evaluation.trajectory import DEFAULT_FRACTIONS
+    from benchmark.trajectory import DEFAULT_FRACTIONS
 
     p = sub.add_parser("trajectory", help="robustness along fine-tuning: train again with snapshots at fractions of "
                                           "the run, evaluate each under a protocol")

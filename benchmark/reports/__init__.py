@@ -102,7 +102,7 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
 def beyond_the_paper(results_roots, models, evaluated: set[str], plots_dir: Path) -> list[str]:
     """The leaderboard's sections on the field's later questions: the clean-robust trade-off of every tuned arm
     and robustness along fine-tuning, each with its plot."""
-    from benchmark.evaluation.trajectory import load_trajectory_records
+    from benchmark.trajectory import load_trajectory_records
     from benchmark.paths import project_results_dir
     from benchmark.reports import tradeoff, trajectory
 

@@ -128,6 +128,9 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
                 lines += analysis.reference_section(agg, family, full)
             lines += analysis.family_sections(agg, family, claims, config, protocol, (plots or {}).get(family["name"]))
             lines += comparisons_section(agg, family, protocol)
+            from benchmark.reports.questions import questions_section
+
+            lines += questions_section(agg, family)
     return "\n".join(lines)
 
 

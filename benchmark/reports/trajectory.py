@@ -1,4 +1,4 @@
-"""Robustness along fine-tuning: each model's trajectory records (benchmark.evaluation.trajectory) as robust
+"""Robustness along fine-tuning: each model's trajectory records (benchmark.trajectory) as robust
 and clean accuracy against the fraction of training, mean over seeds with its interval, and what early
 stopping on validation keeps."""
 

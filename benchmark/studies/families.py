@@ -45,6 +45,21 @@ def family(part: Study, names: set[str], suffix: str = "") -> dict:
             fam["exploratory_roles"] = _resolve(part.claims.exploratory_roles, ex, names,
                                                 "claims.exploratory_roles", suffix)
             fam["analysis_commit"] = part.claims.analysis_commit
+    if part.questions is not None:
+        q = part.questions
+
+        def full(ref: str, where: str) -> str:  # an entry of another part of the group, by its full name
+            return ref + suffix if ref in names and ex.relative(ref) not in names else \
+                _resolve(ref, ex, names, where, suffix)
+
+        fam["questions"] = {"fixed": q.fixed, "protocol": q.protocol, "seeds": list(q.seeds), "margin": q.margin,
+                            "margin_reason": q.margin_reason, "alpha": q.alpha,
+                            "multiple_comparisons": q.multiple_comparisons, "described": list(q.described),
+                            "analysis_commit": q.analysis_commit,
+                            "tests": [{"id": t.id, "question": t.question, "source": t.source, "test": t.test,
+                                       "what": t.what, "a": full(t.a, f"questions.tests[{i}].a"),
+                                       "b": full(t.b, f"questions.tests[{i}].b")}
+                                      for i, t in enumerate(q.tests)]}
     if part.comparisons:
         fam["comparisons"] = [{"label": c.label, "a": _resolve(c.a, ex, names, f"comparisons[{i}].a", suffix),
                                "b": _resolve(c.b, ex, names, f"comparisons[{i}].b", suffix) if c.b else None,

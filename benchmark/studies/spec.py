@@ -197,6 +197,41 @@ class ComparisonSpec:
 
 
 @dataclass(frozen=True)
+class QuestionTest:
+    """One question asked of the study's arms as a paired test of `what`(a) - `what`(b) on the questions' seeds:
+    `non_inferior` (above -margin), `superior` (above 0) or `inferior` (below 0); entries by name without the
+    study's prefix, or a full entry name."""
+
+    id: str
+    question: str                     # as its source asks it
+    a: str
+    b: str
+    test: Literal["non_inferior", "superior", "inferior"]
+    what: Literal["robust", "clean"] = "robust"
+    source: str = ""                  # who asks it
+
+
+@dataclass(frozen=True)
+class QuestionsSpec:
+    """Questions beyond the paper, fixed before their arms' seeds are trained (the same practice as the claims):
+    the protocol and seeds that decide, the margin of the non-inferiority tests with its reason, Holm over the
+    study's tests, and the questions answered by numbers without a verdict (`described`)."""
+
+    fixed: str
+    protocol: str
+    seeds: list[int]
+    tests: list[QuestionTest]
+    margin: float = 0.05
+    margin_reason: str = ""
+    alpha: float = 0.05
+    multiple_comparisons: Literal["none", "holm"] = "holm"
+    described: list[str] = field(default_factory=list)
+    # the commit that froze the questions (written by the commit after it): a test checks they have not changed
+    # since, and that none of the arms they test had a seed trained or tuned before it
+    analysis_commit: str | None = None
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     description: str = ""
@@ -223,6 +258,7 @@ class Study:
     claims: ClaimsSpec | None = None
     data_size: DataSizeSpec | None = None
     comparisons: list[ComparisonSpec] = field(default_factory=list)  # numbers reported beyond the claims
+    questions: QuestionsSpec | None = None  # the field's later questions, tested like the claims
     path: str = field(default="", compare=False)
     origin: Literal["project", "user"] = field(default="project", compare=False)
 
