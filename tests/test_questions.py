@@ -47,3 +47,28 @@ def test_every_question_names_entries_the_zoo_has(path):
     # adversarial PEFT against adversarial fine-tuning at every size of the data-size report
     sizes = {t["a"].rsplit("_n", 1)[-1] if "_n" in t["a"] else "all" for t in tests if "_at" in t["a"]}
     assert sizes == {"10", "25", "50", "100", "250", "all"}
+
+
+def _git(*args) -> str:
+    return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("path", STUDIES)
+def test_the_questions_are_as_frozen_and_their_arms_were_trained_after(path):
+    now = yaml.safe_load((repo_root() / path).read_text())
+    questions = dict(now["questions"])
+    commit = questions.pop("analysis_commit")
+    try:
+        _git("cat-file", "-e", f"{commit}^{{commit}}")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip(f"the questions' commit {commit[:12]} is not in this clone's history (a shallow clone?)")
+    then = yaml.safe_load(_git("show", f"{commit}:{path}"))
+    assert then["questions"] == questions
+    arms = ("lora", "bitfit", "lora_at", "bitfit_at")
+    assert all(then["arms"][a] == now["arms"][a] for a in arms + ("adv_finetune",))
+    prefix = now["names"].replace("{arm}", "")
+    tracked = _git("ls-tree", "-r", "--name-only", commit, "results/training", "results/tuning").split()
+    early = [p for p in tracked if any(Path(p).parent.name == prefix + a or Path(p).stem == prefix + a
+                                       or Path(p).parent.name.startswith(f"{prefix}{a}_n")
+                                       or Path(p).stem.startswith(f"{prefix}{a}_n") for a in arms)]
+    assert not early, f"seeds of the questions' arms trained before their commit: {early[:3]}"
