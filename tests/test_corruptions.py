@@ -78,6 +78,8 @@ def test_corruption_records_reproduce_and_reach_the_leaderboard(tiny_zoo, capsys
     text = next((tiny_zoo[0].parent / "home").rglob("leaderboard.md")).read_text()
     assert "| corruptions |" in text and "## Common corruptions" in text and "### fmnist-corruptions" in text
     assert f"{100 * record['corruption_accuracy']:.1f} ±" in text
+    page = next((tiny_zoo[0].parent / "home").rglob("index.html")).read_text()
+    assert "<th>corruptions</th>" in page and f"{100 * record['corruption_accuracy']:.1f} ±" in page
 
 
 def test_a_corruption_protocol_for_other_images_is_refused(tiny_zoo, capsys):

@@ -95,7 +95,7 @@ def build_report(results_roots=None, reports_root=None, config: dict | None = No
     corruptions = corruption_summary(results_roots, models)
     extra = beyond_the_paper(results_roots, models, set(agg.model), plots_dir)
     atomic_write_text(md, leaderboard_markdown(agg, made, claims_name, stale, corruptions, extra) + "\n")
-    atomic_write_text(out / "index.html", index_html(agg, made, claims, stale))
+    atomic_write_text(out / "index.html", index_html(agg, made, claims, stale, corruptions))
     return md
 
 

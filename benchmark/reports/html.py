@@ -98,15 +98,18 @@ def _links(r) -> str:
     return " ".join(parts)
 
 
-def _tables(agg) -> tuple[list[str], dict[str, set]]:
+def _tables(agg, corruptions: dict | None = None) -> tuple[list[str], dict[str, set]]:
+    corruptions = corruptions or {}
     out, options = [], {"task": set(), "architecture": set(), "strategy": set(), "size": set()}
     for (proto, ref), g in agg.groupby(["protocol", agg.task.astype(str)], sort=True):
         task = task_name(ref)
         g = g.sort_values(["robust", "clean"], ascending=False)
         atk = [c for c in g.columns if c.startswith("atk:") and g[c].notna().any()]
         first = g.iloc[0]
+        corr = any(m in corruptions for m in g.model)
         head = ["model", "task", "architecture", "source", "strategy", "n/class", "seeds", "clean"] + \
-            [c[4:] for c in atk] + ["worst case", "95% interval", "cost (M passes)", "guard flags", "links"]
+            [c[4:] for c in atk] + ["worst case", "95% interval"] + (["corruptions"] if corr else []) + \
+            ["cost (M passes)", "guard flags", "links"]
         out += [f"<h3>{_e(proto)}: {_e(task_label(ref))} ({_e(first['threat'])}, eps={first['eps']:.4g}, "
                 f"n={int(first['n_examples'])})</h3>",
                 f'<table class="board" data-protocol="{_e(proto)}"><thead><tr>' +
@@ -126,8 +129,12 @@ def _tables(agg) -> tuple[list[str], dict[str, set]]:
             cells += [f'<td class="num">{_num(r[c])}</td>' for c in atk]
             cells += [f'<td class="num worst" data-sort="{r["robust"]:.6f}"><b>{_num(r["robust"])}</b> ± '
                       f'{_num(r["robust_sd"])}</td>',
-                      f'<td class="num">[{_num(r["robust_low"])}, {_num(r["robust_high"])}]</td>',
-                      f'<td class="num">{"" if cost is None or cost != cost else f"{cost / 1e6:.3g}"}</td>',
+                      f'<td class="num">[{_num(r["robust_low"])}, {_num(r["robust_high"])}]</td>']
+            if corr:  # mean accuracy under common corruptions (the leaderboard's section has the severities)
+                c = corruptions.get(r["model"])
+                text = "" if c is None else f"{_num(c['mean'])} ± {_num(c['sd'])}"
+                cells.append(f'<td class="num" data-sort="{c["mean"] if c else -1:.6f}">{text}</td>')
+            cells += [f'<td class="num">{"" if cost is None or cost != cost else f"{cost / 1e6:.3g}"}</td>',
                       f"<td>{_e(r['flags'] or '')}</td>", f"<td>{_links(r)}</td>"]
             flagged = ' class="flagged"' if r["flags"] else ""
             out.append(f'<tr{flagged} data-model="{_e(r["model"])}" data-task="{_e(task)}" '
@@ -187,10 +194,11 @@ def _plots(plots: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def index_html(agg, plots: list[tuple[str, str]], claims_results=None, stale: dict | None = None) -> str:
+def index_html(agg, plots: list[tuple[str, str]], claims_results=None, stale: dict | None = None,
+               corruptions: dict | None = None) -> str:
     from benchmark.reports.frame import stale_text
 
-    tables, options = _tables(agg)
+    tables, options = _tables(agg, corruptions)
     n_records = int(sum(len(s) for s in agg["seeds"]))
     meta = {"models": int(len(agg)), "records": n_records}
     body = ["<h1>robust-transfer-bench leaderboard</h1>",
