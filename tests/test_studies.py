@@ -488,3 +488,17 @@ def test_a_runner_stopped_by_sigterm_stops_its_jobs_and_the_next_run_resumes(hom
     left = {j["kind"] + ":" + j["entry"] + ("" if j["seed"] is None else f":{j['seed']}")
             for j in json.loads(plan.stdout)["jobs"]}
     assert stopped and set(stopped) <= left
+
+
+def test_the_runner_starts_the_job_with_the_most_work_behind_it_first():
+    """A tuning with every seed of its arm behind it starts before lone evaluations listed ahead of it."""
+    from benchmark.studies.executors import dependents
+    from benchmark.studies.jobs import Job
+
+    jobs = [Job("evaluate", "a", 0), Job("evaluate", "b", 0), Job("tune", "t"),
+            Job("train", "t", 0, after=["tune:t"]), Job("train", "t", 1, after=["tune:t"]),
+            Job("evaluate", "t", 0, after=["train:t:0"])]
+    count = dependents(jobs)
+    assert count["tune:t"] == 3 and count["train:t:0"] == 1 and count["evaluate:a:0"] == 0
+    ready = sorted(jobs[:3], key=lambda j: -count.get(j.key, 0))
+    assert [j.key for j in ready] == ["tune:t", "evaluate:a:0", "evaluate:b:0"]

@@ -108,6 +108,25 @@ def _stop_jobs(procs: dict, grace: float = 20.0) -> list[str]:
     return list(procs)
 
 
+def dependents(jobs) -> dict[str, int]:
+    """How many jobs wait, directly or not, on each job: the ones that unlock the most start first (a tuning
+    with every seed of its arm behind it before a lone evaluation), so a long chain does not start last."""
+    children: dict[str, list[str]] = {}
+    for j in jobs:
+        for a in j.after:
+            children.setdefault(a, []).append(j.key)
+    memo: dict[str, set[str]] = {}
+
+    def below(key: str) -> set[str]:
+        if key not in memo:
+            memo[key] = set()
+            for c in children.get(key, []):
+                memo[key] |= {c} | below(c)
+        return memo[key]
+
+    return {j.key: len(below(j.key)) for j in jobs}
+
+
 def run_local(study: Study, device: str = "cpu", lanes: int | None = None, protocol: str | None = None,
               seeds: list[int] | None = None, max_jobs: int = 0, scope: Scope = Scope()) -> RunResult:
     """Run every job left, `lanes` at a time, re-planning from disk after each one finishes.
@@ -183,6 +202,7 @@ def _run_local(study: Study, device: str, lanes: int | None, protocol: str | Non
                 _say(f"{j.key} FAILED: it finished without its result on disk; log {result.failed[j.key]}")
         ready = [j for j in plan.jobs if j.state == "ready" and j.key not in running and j.key not in result.failed
                  and j.key not in bad]
+        ready.sort(key=lambda j: -dependents(plan.jobs).get(j.key, 0))  # stable: dependency order on ties
         busy_gpus = {g for *_, g in procs.values()}
         for job in ready:
             if len(procs) >= lanes or (max_jobs and started >= max_jobs):
