@@ -202,7 +202,8 @@ def _run_local(study: Study, device: str, lanes: int | None, protocol: str | Non
                 _say(f"{j.key} FAILED: it finished without its result on disk; log {result.failed[j.key]}")
         ready = [j for j in plan.jobs if j.state == "ready" and j.key not in running and j.key not in result.failed
                  and j.key not in bad]
-        ready.sort(key=lambda j: -dependents(plan.jobs).get(j.key, 0))  # stable: dependency order on ties
+        behind = dependents(plan.jobs)
+        ready.sort(key=lambda j: -behind.get(j.key, 0))  # stable: dependency order on ties
         busy_gpus = {g for *_, g in procs.values()}
         for job in ready:
             if len(procs) >= lanes or (max_jobs and started >= max_jobs):
