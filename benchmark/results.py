@@ -60,14 +60,30 @@ def write_record(record: dict, path: Path) -> Path:
     return atomic_write_json(path, record)
 
 
-def read_record(path: Path) -> dict:
+def read_record(path: Path, required: str = "robust_accuracy") -> dict:
+    """A complete record (one with `required`: an attack protocol's robust accuracy by default)."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BenchmarkError(f"record {path} cannot be read ({exc}): delete it and rerun the evaluation") from None
-    if not isinstance(record, dict) or record.get("complete") is not True or "robust_accuracy" not in record:
+    if not isinstance(record, dict) or record.get("complete") is not True or required not in record:
         raise BenchmarkError(f"record {path} is incomplete: delete it and rerun the evaluation")
     return record
+
+
+def load_folder_records(folder: str, required: str, roots=None) -> list[dict]:
+    """Every complete record in one of the results folders beside the protocols' (`corruptions`, `trajectory`):
+    <root>/<folder>/<protocol>/<model>/seed<k>.json."""
+    roots = [project_results_dir()] if roots is None else [Path(r) for r in ([roots] if isinstance(roots, (str, Path))
+                                                                             else roots)]
+    out = []
+    for root in roots:
+        for path in sorted((root / folder).glob("*/*/seed*.json")):
+            try:
+                out.append(read_record(path, required))
+            except BenchmarkError:
+                continue
+    return out
 
 
 def load_records(roots=None, include_sweeps: bool = False) -> list[dict]:

@@ -116,20 +116,10 @@ def trajectory_entry(entry, seed: int, fractions=DEFAULT_FRACTIONS, protocol=Non
 
 
 def load_trajectory_records(roots=None) -> list[dict]:
-    from benchmark.paths import project_results_dir
+    """Every trajectory record under the results folders (default: the project's)."""
+    from benchmark.results import load_folder_records
 
-    roots = [project_results_dir()] if roots is None else [Path(r) for r in ([roots] if isinstance(roots, (str, Path))
-                                                                             else roots)]
-    out = []
-    for root in roots:
-        for path in sorted((root / RESULTS_FOLDER).glob("*/*/seed*.json")):
-            try:
-                record = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if record.get("complete") is True and record.get("points"):
-                out.append(record)
-    return out
+    return load_folder_records(RESULTS_FOLDER, "points", roots)
 
 
 __all__ = ["DEFAULT_FRACTIONS", "load_trajectory_records", "trajectory_entry", "trajectory_record_path"]

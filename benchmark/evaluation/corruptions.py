@@ -112,16 +112,9 @@ def _imagecorruptions():
 
     import numpy as np
 
-    if "pkg_resources" not in sys.modules:
-        try:
-            importlib.import_module("pkg_resources")
-        except ImportError:
-            import importlib.resources
+    from benchmark.compat import ensure_pkg_resources
 
-            shim = types.ModuleType("pkg_resources")
-            shim.resource_filename = lambda package, path: str(
-                importlib.resources.files(package.split(".")[0]).joinpath(*package.split(".")[1:-1], path))
-            sys.modules["pkg_resources"] = shim
+    ensure_pkg_resources()
     try:
         import warnings
 
@@ -335,27 +328,8 @@ def evaluate_entry_corruptions(entry, seed: int, protocol: CorruptionProtocol | 
     return record, path
 
 
-def read_corruption_record(path: Path) -> dict:
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchmarkError(f"record {path} cannot be read ({exc}): delete it and rerun the evaluation") from None
-    if not isinstance(record, dict) or record.get("complete") is not True or "corruption_accuracy" not in record:
-        raise BenchmarkError(f"record {path} is incomplete: delete it and rerun the evaluation")
-    return record
-
-
 def load_corruption_records(roots=None) -> list[dict]:
     """Every corruption record under the results folders (default: the project's)."""
-    from benchmark.paths import project_results_dir
+    from benchmark.results import load_folder_records
 
-    roots = [project_results_dir()] if roots is None else [Path(r) for r in ([roots] if isinstance(roots, (str, Path))
-                                                                             else roots)]
-    out = []
-    for root in roots:
-        for path in sorted((root / RESULTS_FOLDER).glob("*/*/seed*.json")):
-            try:
-                out.append(read_corruption_record(path))
-            except BenchmarkError:
-                continue
-    return out
+    return load_folder_records(RESULTS_FOLDER, "corruption_accuracy", roots)

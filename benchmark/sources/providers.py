@@ -65,16 +65,9 @@ def robustbench():
     import sys
     import types
 
-    if "pkg_resources" not in sys.modules:
-        try:
-            importlib.import_module("pkg_resources")
-        except ImportError:
-            import importlib.resources
+    from benchmark.compat import ensure_pkg_resources
 
-            shim = types.ModuleType("pkg_resources")
-            shim.resource_filename = lambda package, path: str(
-                importlib.resources.files(package.split(".")[0]).joinpath(*package.split(".")[1:-1], path))
-            sys.modules["pkg_resources"] = shim
+    ensure_pkg_resources()
     if "autoattack" not in sys.modules:
         try:
             importlib.import_module("autoattack")
