@@ -124,15 +124,22 @@ def git_commit() -> str | None:
     return None
 
 
-def library_versions() -> dict[str, str]:
+def package_versions(dists) -> dict[str, str]:
+    """Each installed distribution's version ("not installed" where it is missing)."""
     import importlib.metadata as md
 
-    versions = {"python": platform.python_version()}
-    for dist in ("torch", "torchvision", "torchattacks", "pyautoattack", "numpy", "pandas"):
+    versions = {}
+    for dist in dists:
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = "not installed"
+    return versions
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(),
+                **package_versions(("torch", "torchvision", "torchattacks", "pyautoattack", "numpy", "pandas"))}
     from benchmark._version import __version__
 
     versions["robust-transfer-bench"] = __version__

@@ -9,11 +9,8 @@ A record per seed goes to `<results>/trajectory/<protocol>/<model>/seed<k>.json`
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-
-import torch
 
 from benchmark.errors import BenchmarkError
 
@@ -22,10 +19,13 @@ RESULTS_FOLDER = "trajectory"
 
 
 def trajectory_record_path(root: Path, protocol: str, model: str, seed: int) -> Path:
-    return Path(root) / RESULTS_FOLDER / protocol / model / f"seed{seed}.json"
+    from benchmark.results import record_path
+
+    return record_path(Path(root) / RESULTS_FOLDER, protocol, model, seed)
 
 
-def _snapshots(entry, seed: int, cache) -> dict[float, Path]:
+def _snapshots(entry, seed: int, cache) -> dict[float, tuple[Path, int, int]]:
+    """fraction -> (the snapshot's file, batches trained, epoch), from the files' metadata."""
     from safetensors import safe_open
 
     from benchmark.training.runner import snapshot_dir
@@ -33,21 +33,20 @@ def _snapshots(entry, seed: int, cache) -> dict[float, Path]:
     out = {}
     for path in sorted(snapshot_dir(entry, seed, cache).glob("batch*.safetensors")):
         with safe_open(str(path), "pt") as f:
-            out[float(f.metadata()["fraction"])] = path
+            meta = f.metadata()
+        for fraction in meta["fractions"].split(","):
+            out[float(fraction)] = (path, int(meta["batches"]), int(meta["epoch"]))
     return out
 
 
 def _snapshot_model(entry, path: Path, device: str):
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
     from benchmark.zoo.weights import build_entry_model, load_weights_into
 
     model = build_entry_model(entry)
     load_weights_into(model, load_file(str(path)), str(path))
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata()
-    return model.to(device).eval(), int(meta["batches"]), int(meta["epoch"])
+    return model.to(device).eval()
 
 
 def trajectory_entry(entry, seed: int, fractions=DEFAULT_FRACTIONS, protocol=None, opts=None, where=None,
@@ -56,7 +55,7 @@ def trajectory_entry(entry, seed: int, fractions=DEFAULT_FRACTIONS, protocol=Non
     under `protocol` (default: the entry's) and on validation data; write the record (where.write)."""
     from benchmark.data import get_task
     from benchmark.evaluation import EvalOptions, Locations, load_protocol
-    from benchmark.evaluation.entry import evaluate_model, evaluation_data
+    from benchmark.evaluation.entry import correct_outcomes, evaluate_model, evaluation_data
     from benchmark.io import provenance
     from benchmark.paths import cache_dir
     from benchmark.results import write_record, write_root
@@ -86,11 +85,11 @@ def trajectory_entry(entry, seed: int, fractions=DEFAULT_FRACTIONS, protocol=Non
     points = []
     t0 = time.perf_counter()
     for fraction in fractions:
-        model, batches, epoch = _snapshot_model(entry, have[fraction], opts.device)
+        path, batches, epoch = have[fraction]
+        model = _snapshot_model(entry, path, opts.device)
         result = evaluate_model(model, protocol, x, y, index, opts)
-        with torch.inference_mode():  # early stopping reads clean validation accuracy, as a natural fine-tuner would
-            val_clean = sum(int((model(x_val[i:i + 500].to(opts.device)).argmax(1).cpu() == y_val[i:i + 500]).sum())
-                            for i in range(0, len(y_val), 500)) / len(y_val)
+        # early stopping reads clean validation accuracy, as a natural fine-tuner would
+        val_clean = sum(correct_outcomes(model, x_val, y_val, opts.device)) / len(y_val)
         points.append({"fraction": fraction, "batches": batches, "epoch": epoch,
                        "clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
                        "robust": list(result.per_example["robust"]),

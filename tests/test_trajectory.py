@@ -59,3 +59,10 @@ def test_a_trajectory_needs_a_fine_tuning(tiny_zoo, capsys):
     write_entry(zoo, "scratch", n_per_class=10)
     assert main(["trajectory", "--model", "scratch", "--quiet"]) == 2
     assert "trains from scratch: a trajectory follows a fine-tuning" in capsys.readouterr().err
+
+
+def test_fractions_that_fall_on_one_batch_share_its_snapshot():
+    from benchmark.training.runner import snapshot_marks
+
+    assert snapshot_marks([0, 0.125, 0.25, 1], 8) == {0: [0.0], 1: [0.125], 2: [0.25], 8: [1.0]}
+    assert snapshot_marks([0, 0.125, 0.25, 1], 2) == {0: [0.0, 0.125, 0.25], 2: [1.0]}

@@ -207,15 +207,9 @@ def corrupt_images(images: torch.Tensor, index: torch.Tensor, corruption: str, s
 
 def corruption_libraries() -> dict[str, str]:
     """The versions of the libraries that make the corrupted images (a record keeps them)."""
-    import importlib.metadata as md
+    from benchmark.io import package_versions
 
-    out = {}
-    for dist in ("imagecorruptions", "opencv-python", "scikit-image", "numpy", "scipy"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    return package_versions(("imagecorruptions", "opencv-python", "scikit-image", "numpy", "scipy"))
 
 
 def _cache_file(task, protocol: CorruptionProtocol, index: torch.Tensor, cache=None) -> Path:
@@ -256,22 +250,11 @@ def corrupted_subset(task, protocol: CorruptionProtocol, data_dir=None, cache=No
     return images, test.labels[index], index, {(c, s): made[f"{c}@{s}"] for c, s in protocol.variants}
 
 
-@torch.inference_mode()
-def _correct(model: nn.Module, images: torch.Tensor, y: torch.Tensor, device: str, batch_size: int,
-             nhwc: bool) -> list[int]:
-    from benchmark.models.layout import as_layout
-
-    out = []
-    for lo in range(0, images.shape[0], batch_size):
-        x = as_layout(images[lo:lo + batch_size].to(device).float().div_(255), nhwc)
-        out += (model(x).argmax(1).cpu() == y[lo:lo + batch_size]).int().tolist()
-    return out
-
-
 def evaluate_corruptions(model: nn.Module, protocol: CorruptionProtocol, images: torch.Tensor, y: torch.Tensor,
                          index: torch.Tensor, variants: dict, device: str = "cpu", batch_size: int = 500,
                          show_progress: bool = False, channels_last: bool = True) -> dict:
     """Accuracy of `model` (eval mode, pixels in [0, 1]) on the clean and every corrupted copy of the subset."""
+    from benchmark.evaluation.entry import correct_outcomes
     from benchmark.models.layout import channels_last as layout
     from benchmark.progress import progress_bar
 
@@ -280,10 +263,10 @@ def evaluate_corruptions(model: nn.Module, protocol: CorruptionProtocol, images:
     outcomes: dict[str, list[str]] = {}
     accuracy: dict[str, list[float]] = {}
     with layout(model, channels_last) as nhwc:  # faster convolutions; only the float rounding changes
-        clean = _correct(model, images, y, device, batch_size, nhwc)
+        clean = correct_outcomes(model, images, y, device, batch_size, nhwc)
         for corruption, severity in progress_bar(protocol.variants, desc="corruptions", unit="variant",
                                                  disable=not show_progress):
-            correct = _correct(model, variants[(corruption, severity)], y, device, batch_size, nhwc)
+            correct = correct_outcomes(model, variants[(corruption, severity)], y, device, batch_size, nhwc)
             outcomes.setdefault(corruption, []).append("".join(map(str, correct)))
             accuracy.setdefault(corruption, []).append(sum(correct) / len(correct))
     per_severity = [sum(accuracy[c][k] for c in protocol.corruptions) / len(protocol.corruptions)
@@ -300,7 +283,9 @@ def evaluate_corruptions(model: nn.Module, protocol: CorruptionProtocol, images:
 
 
 def corruption_record_path(root: Path, protocol: str, model: str, seed: int) -> Path:
-    return Path(root) / RESULTS_FOLDER / protocol / model / f"seed{seed}.json"
+    from benchmark.results import record_path
+
+    return record_path(Path(root) / RESULTS_FOLDER, protocol, model, seed)
 
 
 def evaluate_entry_corruptions(entry, seed: int, protocol: CorruptionProtocol | str, opts, where) -> tuple[dict, Path]:

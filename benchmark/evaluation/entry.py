@@ -248,6 +248,21 @@ def evaluation_data(task, protocol: Protocol, n: int | None = None, data_dir=Non
     return test.pixels(index), test.labels[index], index
 
 
+@torch.inference_mode()
+def correct_outcomes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str, batch_size: int = 500,
+                     nhwc: bool = False) -> list[int]:
+    """Whether the model (eval mode) classifies each example right: 1 or 0, batch by batch; uint8 pixels are
+    scaled to [0, 1]."""
+    from benchmark.models.layout import as_layout
+
+    out = []
+    for lo in range(0, x.shape[0], batch_size):
+        batch = x[lo:lo + batch_size].to(device)
+        batch = batch.float().div_(255) if batch.dtype == torch.uint8 else batch
+        out += (model(as_layout(batch, nhwc)).argmax(1).cpu() == y[lo:lo + batch_size]).int().tolist()
+    return out
+
+
 def clean_on_split(model: nn.Module, task, opts: EvalOptions, data_dir=None) -> dict:
     """Clean accuracy on the task's whole test split: its size, the accuracy, and each example's outcome as a
     string of 0/1 in test-split order (compact; the statistics and the gate read it example by example)."""
@@ -256,11 +271,9 @@ def clean_on_split(model: nn.Module, task, opts: EvalOptions, data_dir=None) -> 
     test = load_split(task, False, data_dir)
     model = model.to(opts.device).eval()
     correct = []
-    with torch.no_grad():
-        for start in range(0, len(test), opts.batch_size):
-            index = torch.arange(start, min(start + opts.batch_size, len(test)))
-            x, y = test.pixels(index).to(opts.device), test.labels[index].to(opts.device)
-            correct += (model(x).argmax(1) == y).int().tolist()
+    for start in range(0, len(test), opts.batch_size):  # chunk by chunk: a folder's split is read as it goes
+        index = torch.arange(start, min(start + opts.batch_size, len(test)))
+        correct += correct_outcomes(model, test.pixels(index), test.labels[index], opts.device, opts.batch_size)
     return {"n": len(correct), "accuracy": sum(correct) / len(correct), "correct": "".join(map(str, correct))}
 
 

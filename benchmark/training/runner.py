@@ -338,13 +338,14 @@ def train_entry(entry: ZooEntry, seed: int = 0, opts: TrainOptions = TrainOption
     return record
 
 
-def snapshot_marks(fractions, total_batches: int) -> dict[int, float]:
-    """Batch counts at which to save a snapshot: {round(fraction * total): fraction}."""
-    marks = {}
+def snapshot_marks(fractions, total_batches: int) -> dict[int, list[float]]:
+    """Batch counts at which to save a snapshot, each with the fractions that fall on it (a short run can put
+    two on one batch): {round(fraction * total): [fraction, ...]}."""
+    marks: dict[int, list[float]] = {}
     for f in fractions:
         if not 0 <= f <= 1:
             raise BenchmarkError(f"snapshot fractions must be in [0, 1], got {f}")
-        marks.setdefault(round(f * total_batches), float(f))
+        marks.setdefault(round(f * total_batches), []).append(float(f))
     return marks
 
 
@@ -354,24 +355,25 @@ def snapshot_dir(entry: ZooEntry, seed: int, cache=None) -> Path:
     return cache_dir(cache) / "snapshots" / entry.name / f"seed{seed}"
 
 
-def save_snapshot(entry, seed: int, model, batches: int, fraction: float, epoch: int, cache) -> Path:
+def save_weights(path: Path, model, metadata: dict[str, str] | None = None) -> None:
+    """The model's state dict as a safetensors file (contiguous, on the CPU), written atomically."""
     from safetensors.torch import save_file
 
-    folder = snapshot_dir(entry, seed, cache)
-    path = folder / f"batch{batches}.safetensors"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda p: save_file(state, str(p), metadata={"fraction": str(fraction), "batches": str(batches),
-                                                                     "epoch": str(epoch)}))
+    atomic_write(path, lambda p: save_file(state, str(p), metadata=metadata))
+
+
+def save_snapshot(entry, seed: int, model, batches: int, fractions: list[float], epoch: int, cache) -> Path:
+    path = snapshot_dir(entry, seed, cache) / f"batch{batches}.safetensors"
+    save_weights(path, model, {"fractions": ",".join(map(str, fractions)), "batches": str(batches),
+                               "epoch": str(epoch)})
     return path
 
 
 def finish(entry, seed, model, recipe, opts, n, passes, history, meter, wall, source_w, nhwc) -> dict:
-    from safetensors.torch import save_file
-
     model = model.cpu().eval()
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
     path = trained_path(entry, seed, opts.cache)
-    atomic_write(path, lambda p: save_file(state, str(p)))
+    save_weights(path, model)
     record = {
         "model": entry.name, "seed": seed, "strategy": entry.strategy, "source": entry.source,
         "source_weights": source_w.describe() if source_w else None, "task": entry.task,
