@@ -38,7 +38,8 @@ def _unique_key_loader():
     so a stray `name:` in a comment's place would change a file without a word)."""
     import yaml
 
-    class UniqueKeyLoader(yaml.SafeLoader):
+    # the C parser where PyYAML has it (a study's plan reads thousands of entry files)
+    class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         def construct_mapping(self, node, deep=False):
             seen = set()
             for key_node, _ in node.value:
