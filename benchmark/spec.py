@@ -26,11 +26,32 @@ def read_yaml(path, what: str):
     import yaml
 
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.load(Path(path).read_text(), Loader=_unique_key_loader())
     except OSError as exc:
         raise BenchmarkError(f"{what} {path} cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def _unique_key_loader():
+    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last silently,
+    so a stray `name:` in a comment's place would change a file without a word)."""
+    import yaml
+
+    # the C parser where PyYAML has it (a study's plan reads thousands of entry files)
+    class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice (line {key_node.start_mark.line + 1})",
+                        key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def positive(v) -> str | None:

@@ -24,7 +24,7 @@ def test_channels_last_is_restored_and_skips_models_without_convolutions(natural
 
 def test_channels_last_gives_the_same_outcome_for_every_example(natural_model, target_data):
     _, _, x, y = target_data
-    x, y, idx = x[:100], y[:100], torch.arange(100)
+    x, y, idx = x[:60], y[:60], torch.arange(60)
     protocol = load_protocol("fmnist-linf-quick")
     runs = [run_battery(natural_model, protocol.build_attacks(0.03), x, y, idx,
                         BatteryOptions(0.03, "Linf", channels_last=fast)) for fast in (True, False)]
@@ -48,7 +48,10 @@ def test_amp_searches_in_bf16_but_successes_are_checked_in_float32(natural_model
     with torch.no_grad():
         full, low = natural_model(x), BF16Search(natural_model, "cpu")(x)
     assert low.dtype == torch.float32 and 0 < (full - low).abs().max() < 0.5  # really bf16, and close
-    attacks = [a for a in load_protocol("fmnist-linf-quick").build_attacks(0.03) if a.name != "autoattack"]
+    # one attack of each family (ours PGD, our APGD): the bf16 search is one wrapper around the model, whatever
+    # attacks it; the targeted APGD's 9 x 100 steps in emulated bf16 would triple the test for nothing more
+    attacks = [a for a in load_protocol("fmnist-linf-quick").build_attacks(0.03) if a.name in ("pgd-ce", "apgd-ce")]
+    assert len(attacks) == 2
     fp32, amp = (run_battery(natural_model, attacks, x, y, idx, BatteryOptions(0.03, "Linf", amp=a))
                  for a in (False, True))
     assert amp["clean_accuracy"] == fp32["clean_accuracy"]  # clean predictions are float32

@@ -24,7 +24,7 @@ def audited(tmp_path_factory, fmnist_available):
     run = [sys.executable, "-m", "benchmark"]
     subprocess.run(run + ["train", "--quiet", "--model", "m"], env=env, check=True, capture_output=True)
     subprocess.run(run + ["evaluate", "--quiet", "--model", "m", "--protocol", "fmnist-linf-quick", "--no-guards",
-                          "--save-adversarial", "--results-dir", str(results)], env=env, check=True,
+                          "--n", "100", "--save-adversarial", "--results-dir", str(results)], env=env, check=True,
                    capture_output=True)
     return env, record_file(results, "fmnist-linf-quick", "m")
 
@@ -38,7 +38,7 @@ def test_verify_confirms_every_broken_example(audited):
     env, record = audited
     rec = json.loads(record.read_text())
     broken = sum(c == 1 and r == 0 for c, r in zip(rec["per_example"]["clean_correct"], rec["per_example"]["robust"]))
-    assert broken > 100 and rec["adversarial"]["n"] == broken
+    assert broken > 20 and rec["adversarial"]["n"] == broken  # 40 of the 100 examples
     out = verify(env, record)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"verified {broken} adversarial examples" in out.stdout

@@ -146,3 +146,14 @@ def test_protocol_errors_name_the_field():
         parse_protocol({**PROTO, "attacks": [{"type": "pgd"}, {"type": "deepfool", "name": "d", "stepz": 3}]}, "p.yaml")
     with pytest.raises(BenchmarkError, match="unknown protocol"):
         load_protocol("no-such-protocol")
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    # PyYAML keeps the last of two equal keys without a word; a data file with two `name:` lines (a comment
+    # that lost its `#`) must fail loudly instead
+    from benchmark.spec import read_yaml
+
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: a protocol's description\nthreat_model: Linf\nname: fmnist-linf\n")
+    with pytest.raises(BenchmarkError, match="'name' given twice"):
+        read_yaml(path, "protocol")

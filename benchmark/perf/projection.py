@@ -67,18 +67,25 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+_FLOPS: dict = {}
+
+
 def forward_flops(entry) -> tuple[float, int]:
-    """FLOPs of one forward pass of one example, and the parameter count."""
+    """FLOPs of one forward pass of one example, and the parameter count (counted once per network shape: a
+    study's plan asks for every entry, most of which share one)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from benchmark.data import get_task
     from benchmark.zoo.weights import build_entry_model
 
     task = get_task(entry.task, relative_to=entry.folder)
-    model = build_entry_model(entry).eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, *task.input_shape))
-    return float(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+    key = (entry.architecture, task.input_shape, task.n_classes, repr(entry.head), repr(entry.source))
+    if key not in _FLOPS:
+        model = build_entry_model(entry).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, *task.input_shape))
+        _FLOPS[key] = float(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+    return _FLOPS[key]
 
 
 def _n_train(entry) -> int:
