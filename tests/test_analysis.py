@@ -119,6 +119,27 @@ def test_seeds_that_did_not_learn_are_a_failure_rate_beside_the_mean():
     assert did_not_learn({**row, "strategy": "lwf"}, [0, 1, 2, 3]) == [3]   # LwF's loss holds its penalty
 
 
+def test_a_half_of_the_seeds_keeps_every_per_seed_list_with_its_seed():
+    """A confirmatory half (seeds 2-3 here) cuts every per-seed list of a row: a loss left whole once paired the
+    half's first seed with seed 0's training loss, and the report named the wrong seeds as failed."""
+    import math
+
+    import pandas as pd
+
+    from benchmark.reports.claim_tests import PER_SEED, _rows
+    from benchmark.reports.frame import did_not_learn
+
+    row = {"protocol": "p", "model": "m", "seeds": [0, 1, 2, 3], "n_classes": 5, "strategy": "pgd_at",
+           "final_loss": [math.log(5), math.log(5), 0.1, math.log(5)],
+           "clean_outcomes": [[s] * 4 for s in range(4)], "robust_outcomes": [[s] * 4 for s in range(4)],
+           "index": [[s] * 4 for s in range(4)], "guards_by_seed": [{"seed": s} for s in range(4)]}
+    cut = _rows(pd.DataFrame([row]), "p", seeds=[2, 3])["m"]
+    assert cut["seeds"] == [2, 3] and did_not_learn(cut, [2, 3]) == [3]
+    for key in PER_SEED[1:]:
+        assert [v if isinstance(v, float) else (v["seed"] if isinstance(v, dict) else v[0]) for v in cut[key]] \
+            == ([0.1, math.log(5)] if key == "final_loss" else [2, 3]), key
+
+
 def test_the_front_section_shows_every_setting_the_floor_and_the_selection(tmp_path):
     import json
 

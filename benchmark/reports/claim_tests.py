@@ -107,6 +107,10 @@ class Claim:
         return f"{v} (provisional: {min(t.seeds for t in short)} of {short[0].need} seeds)"
 
 
+# the aggregated row's lists with one item per seed (benchmark.reports.frame.aggregate)
+PER_SEED = ("seeds", "clean_outcomes", "robust_outcomes", "index", "final_loss", "guards_by_seed")
+
+
 class Rows(dict):
     """Records by model, cut to a family's fixed seeds; `need`: how many seeds every test must have."""
 
@@ -124,8 +128,10 @@ def _rows(agg, protocol: str, limit: int | None = None, seeds: range | list[int]
         r = r.copy()
         if limit is not None or wanted is not None:
             keep = [i for i, s in enumerate(r["seeds"]) if (s in wanted if wanted is not None else s < limit)]
-            for key in ("seeds", "clean_outcomes", "robust_outcomes"):
-                r[key] = [r[key][i] for i in keep]
+            # every per-seed list, in the order of `seeds` (a list left whole would pair seed 5 with seed 0's value)
+            for key in PER_SEED:
+                if isinstance(r.get(key), list):
+                    r[key] = [r[key][i] for i in keep]
         if r["seeds"]:
             rows[r["model"]] = r
     return rows
