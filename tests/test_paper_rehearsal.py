@@ -51,7 +51,7 @@ def test_paper_chain_at_toy_size(standins, capsys):
         assert rec["guards"]["square_queries"] == 5000 and "fab_t_broken" in rec["guards"]  # on the guards' slice
         assert main(["verify", str(path), "--data-dir", str(root)]) == 0
     # the standard AutoAttack on every example, one flag away
-    assert main(["evaluate", "--model", "lwf_cifar100", *OVERRIDE, "--protocol", "cifar-linf-reference", "--n", "24",
+    assert main(["evaluate", "--model", "lwf_cifar100", *OVERRIDE, "--protocol", "cifar-linf-reference", "--n", "12",
                  "--no-guards", *data]) == 0
     ref = json.loads((home / "results" / "cifar-linf-reference" / f"lwf_cifar100@{TAG}" / "seed0.json").read_text())
     aa = next(a for a in ref["attacks"] if a["type"] == "AutoAttack")
