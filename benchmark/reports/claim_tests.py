@@ -365,6 +365,7 @@ def failure_notes(rows, claim: Claim) -> list[str]:
             continue
         failed = did_not_learn(row, sorted(row["seeds"]))
         if failed:
-            out.append(f"`{name}`: {len(failed)} of {len(row['seeds'])} seeds did not learn (seeds "
-                       f"{', '.join(map(str, failed))}: {NOT_LEARNED_RULE}); the mean and its interval count them")
+            which = f"seed {failed[0]}" if len(failed) == 1 else f"seeds {', '.join(map(str, failed))}"
+            out.append(f"`{name}`: {len(failed)} of {len(row['seeds'])} seeds did not learn ({which}: "
+                       f"{NOT_LEARNED_RULE}); the mean and its interval count them")
     return out
