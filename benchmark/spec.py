@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 from typing import Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -33,8 +34,9 @@ def read_yaml(path, what: str):
         raise BenchmarkError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
+@functools.cache
 def _unique_key_loader():
-    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last silently,
+    """A safe YAML loader (one class, made at the first read) that refuses a key given twice in one mapping (PyYAML keeps the last silently,
     so a stray `name:` in a comment's place would change a file without a word)."""
     import yaml
 
