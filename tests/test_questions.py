@@ -72,3 +72,34 @@ def test_the_questions_are_as_frozen_and_their_arms_were_trained_after(path):
                                        or Path(p).parent.name.startswith(f"{prefix}{a}_n")
                                        or Path(p).stem.startswith(f"{prefix}{a}_n") for a in arms)]
     assert not early, f"seeds of the questions' arms trained before their commit: {early[:3]}"
+
+
+def test_the_corruption_answer_pairs_seeds_and_correlates_ranks():
+    """Each model minus its source, seed by seed; the same head on the natural source beside it; Spearman per seed
+    across the models, then its interval over seeds (a t interval: the spread over seeds, nothing more)."""
+    import pandas as pd
+
+    from benchmark.reports.corruption_answer import corruption_answer, corruption_answer_lines
+
+    seeds = [0, 1, 2]
+    corr = {"src": [0.50, 0.52, 0.54], "nat": [0.45, 0.45, 0.45], "lin": [0.56, 0.57, 0.61], "natlin": [0.40, 0.41, 0.42]}
+    robust = {"src": 0.6, "nat": 0.0, "lin": 0.4, "natlin": 0.01}
+    records = [{"model": m, "seed": s, "corruption_accuracy": v[s], "protocol": {"name": "c", "version": 1}}
+               for m, v in corr.items() for s in seeds]
+    records += [{"model": "lin", "seed": 0, "corruption_accuracy": 0.0, "protocol": {"name": "c", "version": 0}}]
+    agg = pd.DataFrame([{"protocol": "q", "model": m, "source": {"lin": "src", "natlin": "nat"}.get(m), "seeds": seeds,
+                         "robust_outcomes": [[1] * int(100 * robust[m]) + [0] * (100 - int(100 * robust[m]))] * 3}
+                        for m in corr])
+    family = {"roles": {"source": "src", "linear": "lin", "linear_natural_source": "natlin"},
+              "questions": {"seeds": seeds, "protocol": "q", "tests": []}}
+    answer = corruption_answer(agg, family, records)
+    by = {(d["model"], d["minus"]): d["estimate"] for d in answer["differences"]}
+    assert by[("lin", "src")].mean == pytest.approx((0.06 + 0.05 + 0.07) / 3)   # version 0's record is left out
+    assert by[("natlin", "nat")].mean == pytest.approx(-0.04)
+    assert by[("lin", "natlin")].mean == pytest.approx((0.16 + 0.16 + 0.19) / 3)
+    # ranks by corruption: natlin < nat < src < lin on seeds 0-2; by robustness: nat < natlin < lin < src
+    assert answer["spearman"]["per_seed"] == pytest.approx([0.6] * 3) and answer["spearman"]["estimate"].mean == pytest.approx(0.6)
+    text = "\n".join(corruption_answer_lines(answer))
+    assert "| `lin` | `natlin` | the same head on the natural source (same task) | 17.0 [" in text and "0.60 [0.60, 0.60]" in text
+    answer = corruption_answer(agg, {**family, "questions": {**family["questions"], "seeds": [0, 1]}}, records)
+    assert corruption_answer_lines(answer)[0].startswith("Corruptions: not answered yet")  # 2 seeds: no interval

@@ -130,7 +130,7 @@ def claims_markdown(results: list[tuple[dict, list[Claim]]], protocol: str, agg,
             lines += comparisons_section(agg, family, protocol)
             from benchmark.reports.questions import questions_section
 
-            lines += questions_section(agg, family)
+            lines += questions_section(agg, family, config.get("results_root") or _project_results())
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ def question_results(agg, family: dict) -> list[dict]:
     return out
 
 
-def questions_section(agg, family: dict) -> list[str]:
+def questions_section(agg, family: dict, results_root=None) -> list[str]:
     if not family.get("questions"):
         return []
     from benchmark.reports.claims import para
@@ -72,4 +72,9 @@ def questions_section(agg, family: dict) -> list[str]:
     if q["described"]:
         lines += ["Answered with numbers rather than a test (their readings fixed with the tests):", ""]
         lines += [f"- {d}" for d in q["described"]] + [""]
+    if any("corruption" in d for d in q["described"]):
+        from benchmark.evaluation.corruptions import load_corruption_records
+        from benchmark.reports.corruption_answer import corruption_answer, corruption_answer_lines
+
+        lines += corruption_answer_lines(corruption_answer(agg, family, load_corruption_records(results_root)))
     return lines
