@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import statistics
 
+from benchmark.reports.corruptions import current_records
+from benchmark.reports.frame import seed_outcomes
 from benchmark.stats import MIN_SEEDS, Estimate, combine
 
 
@@ -29,16 +31,8 @@ def family_models(family: dict) -> set[str]:
 
 
 def per_seed_corruption(records: list[dict]) -> dict[str, dict[int, float]]:
-    """model -> seed -> mean corruption accuracy, from the newest version of each model's first protocol (by name),
-    as the leaderboard's corruption column reads them."""
-    chosen: dict[str, tuple[str, int]] = {}
-    for r in sorted(records, key=lambda r: (r["protocol"]["name"], -r["protocol"]["version"])):
-        chosen.setdefault(r["model"], (r["protocol"]["name"], r["protocol"]["version"]))
-    out: dict[str, dict[int, float]] = {}
-    for r in records:
-        if (r["protocol"]["name"], r["protocol"]["version"]) == chosen[r["model"]]:
-            out.setdefault(r["model"], {})[r["seed"]] = r["corruption_accuracy"]
-    return out
+    """model -> seed -> mean corruption accuracy, of the records the leaderboard's corruption column reads."""
+    return {m: {r["seed"]: r["corruption_accuracy"] for r in rs} for m, rs in current_records(records).items()}
 
 
 def _paired(corr: dict[str, dict[int, float]], a: str, b: str, seeds: list[int], kind: str) -> dict:
@@ -61,9 +55,9 @@ def corruption_answer(agg, family: dict, records: list[dict]) -> dict:
     seeds = list(q["seeds"])
     corr = per_seed_corruption(records)
     rows = {r["model"]: r for _, r in agg[agg.protocol == q["protocol"]].iterrows()}
-    models = sorted(m for m in family_models(family) | {rows[m]["source"] for m in family_models(family)
-                                                         if m in rows and isinstance(rows[m]["source"], str)}
-                    if m in corr)
+    named = family_models(family)
+    sources = {rows[m]["source"] for m in named if m in rows and isinstance(rows[m]["source"], str)}
+    models = sorted(m for m in named | sources if m in corr)
     diffs = [_paired(corr, m, rows[m]["source"], seeds, "its source (on the source's task)") for m in models
              if m in rows and isinstance(rows[m]["source"], str) and rows[m]["source"] in corr]
     roles = family.get("roles") or {}
@@ -78,8 +72,7 @@ def corruption_answer(agg, family: dict, records: list[dict]) -> dict:
             row = rows.get(m)
             if row is None or s not in corr[m] or s not in row["seeds"]:
                 continue
-            outcomes = dict(zip(row["seeds"], row["robust_outcomes"]))[s]
-            pairs.append((m, corr[m][s], statistics.fmean(outcomes)))
+            pairs.append((m, corr[m][s], statistics.fmean(seed_outcomes(row, "robust", [s])[0])))
         if len(pairs) >= 3:
             per_seed_rho.append(spearman([p[1] for p in pairs], [p[2] for p in pairs]))
             used |= {p[0] for p in pairs}

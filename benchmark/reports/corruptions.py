@@ -5,22 +5,28 @@ from __future__ import annotations
 import statistics
 
 
+def current_records(records: list[dict]) -> dict[str, list[dict]]:
+    """model -> its records that count, by seed: one corruption protocol per model (the first by name), at the
+    newest version present."""
+    chosen: dict[str, tuple[str, int]] = {}
+    for r in sorted(records, key=lambda r: (r["protocol"]["name"], -r["protocol"]["version"])):
+        chosen.setdefault(r["model"], (r["protocol"]["name"], r["protocol"]["version"]))
+    out: dict[str, list[dict]] = {}
+    for r in sorted(records, key=lambda r: r["seed"]):
+        if (r["protocol"]["name"], r["protocol"]["version"]) == chosen[r["model"]]:
+            out.setdefault(r["model"], []).append(r)
+    return out
+
+
 def corruption_summary(results_roots=None, models: set[str] | None = None) -> dict[str, dict]:
     """model -> {protocol, n_seeds, clean, mean, sd, per_severity, per_corruption, worst} over its seeds'
     records (one corruption protocol per model: the newest version of the first protocol found)."""
     from benchmark.evaluation.corruptions import load_corruption_records
 
-    by_model: dict[tuple[str, str], list[dict]] = {}
-    for r in load_corruption_records(results_roots):
-        if models is not None and r["model"] not in models:
-            continue
-        by_model.setdefault((r["model"], r["protocol"]["name"]), []).append(r)
+    found = [r for r in load_corruption_records(results_roots) if models is None or r["model"] in models]
     out: dict[str, dict] = {}
-    for (model, proto), records in sorted(by_model.items()):
-        if model in out:
-            continue
-        version = max(r["protocol"]["version"] for r in records)
-        records = sorted((r for r in records if r["protocol"]["version"] == version), key=lambda r: r["seed"])
+    for model, records in sorted(current_records(found).items()):
+        proto, version = records[0]["protocol"]["name"], records[0]["protocol"]["version"]
         means = [r["corruption_accuracy"] for r in records]
         corruptions = records[0]["protocol"]["corruptions"]
         per_corruption = {c: statistics.fmean(statistics.fmean(r["per_corruption"][c]) for r in records)
