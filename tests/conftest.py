@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -5,7 +6,25 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-torch.set_num_threads(2)
+
+def _threads_per_process() -> int:
+    """Two threads when the tests run in one process (as they always did); under pytest-xdist the cores are shared
+    among the workers, one thread each on a 2-core machine (the tests' tiny models scale poorly past one thread,
+    so two workers of one thread finish sooner than one of two)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, (os.cpu_count() or 2) // workers))
+
+
+torch.set_num_threads(_threads_per_process())
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # the benchmark's own subprocesses (the CLI, study lanes) take the worker's share too
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads_per_process()))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject's addopts): one worker per core, at most 4 (the tests load Fashion-MNIST and torch once per
+    worker, and a few start subprocesses of their own)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -70,15 +70,19 @@ def test_a_plan_measures_rates_with_the_threads_each_job_gets(monkeypatch):
     monkeypatch.setattr(measure, "fwd_bwd_seconds", lambda *a, **k: seen.append(torch.get_num_threads()) or 1.0)
     monkeypatch.setattr(Projector, "_rates", {})  # nothing measured before in this process
     monkeypatch.setattr(Projector, "_fb", {})
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    entry = load_entries()["fmnist_cnn_adv_scratch_n10"]
-    p = Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1)
-    p.rate(entry, entry.parsed_recipe())
-    p.fb_seconds(entry)
-    assert seen == [1, 1] and torch.get_num_threads() == 2
-    p.rate(entry, entry.parsed_recipe())  # measured once per process
-    Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1).fb_seconds(entry)
-    assert seen == [1, 1]
+    try:
+        entry = load_entries()["fmnist_cnn_adv_scratch_n10"]
+        p = Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1)
+        p.rate(entry, entry.parsed_recipe())
+        p.fb_seconds(entry)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        p.rate(entry, entry.parsed_recipe())  # measured once per process
+        Projector("cpu", load_protocol("fmnist-linf-quick"), threads=1).fb_seconds(entry)
+        assert seen == [1, 1]
+    finally:
+        torch.set_num_threads(before)  # the rest of this test process keeps its share of the cores
 
 
 def test_the_projection_run_reports_each_job_and_the_share_within_the_tolerance():

@@ -56,13 +56,16 @@ def test_training_gate_passes_a_retrained_copy_on_an_emulated_machine():
     assert "0 metrics outside their band" in proc.stdout
 
 
-def test_training_gate_fails_a_learning_rate_times_100(monkeypatch, capsys):
+def test_training_gate_fails_a_learning_rate_off_by_100(monkeypatch, capsys):
+    """A recipe whose learning rate is a hundredth of the published one fails the training gate (22.7% clean
+    against the committed seeds' ~85%). Times 100 is no such test: LwF at lr 2.0 left the band with two threads
+    but landed at 87.0% clean and 1.7% robust with one, inside it."""
     import benchmark.zoo
 
     name = "fmnist_lwf_n100"
     entries = benchmark.zoo.load_entries()
     recipe = entries[name].recipe
-    entries[name] = dataclasses.replace(entries[name], recipe={**recipe, "lr": 100 * recipe["lr"]})
+    entries[name] = dataclasses.replace(entries[name], recipe={**recipe, "lr": recipe["lr"] / 100})
     monkeypatch.setattr(benchmark.zoo, "load_entries", lambda *a, **k: entries)
     assert main(["check", "--model", name, "--train", "--seed", "0", "--protocol", PROTOCOL, "--quiet"]) == 1
     assert "outside the band" in capsys.readouterr().err
