@@ -58,8 +58,8 @@ def test_training_gate_passes_a_retrained_copy_on_an_emulated_machine():
 
 def test_training_gate_fails_a_learning_rate_off_by_100(monkeypatch, capsys):
     """A recipe whose learning rate is a hundredth of the published one fails the training gate (22.7% clean
-    against the committed seeds' ~85%). Times 100 is no such test: LwF at lr 2.0 left the band with two threads
-    but landed at 87.0% clean and 1.7% robust with one, inside it."""
+    against the committed seeds' ~85%). Times 100 is no such test: LwF at lr 2.0 left the band in one process
+    but landed at 87.0% clean and 1.7% robust, inside it, in a parallel test worker (floating point decides)."""
     import benchmark.zoo
 
     name = "fmnist_lwf_n100"
