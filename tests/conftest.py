@@ -6,13 +6,15 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from benchmark.cores import usable_cores
+
 
 def _threads_per_process() -> int:
     """Two threads when the tests run in one process (as they always did); under pytest-xdist the cores are shared
     among the workers, one thread each on a 2-core machine (the tests' tiny models scale poorly past one thread,
     so two workers of one thread finish sooner than one of two)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    return max(1, min(2, (os.cpu_count() or 2) // workers))
+    return max(1, min(2, usable_cores() // workers))
 
 
 torch.set_num_threads(_threads_per_process())
@@ -22,9 +24,10 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (pyproject's addopts): one worker per core, at most 4 (the tests load Fashion-MNIST and torch once per
+    """`-n auto` (pyproject's addopts): one worker per usable core (affinity and cgroup quota: a CI container may
+    see more cores than it may use), at most 4 (the tests load Fashion-MNIST and torch once per
     worker, and a few start subprocesses of their own)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, usable_cores()))
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "benchmark"
 LAYERS = [
-    ("benchmark._version", "benchmark.errors", "benchmark.registry", "benchmark.spec", "benchmark.paths", "benchmark.io", "benchmark.compat", "benchmark.stats", "benchmark.progress", "benchmark.plugins",
+    ("benchmark._version", "benchmark.errors", "benchmark.registry", "benchmark.spec", "benchmark.paths", "benchmark.cores", "benchmark.io", "benchmark.compat", "benchmark.stats", "benchmark.progress", "benchmark.plugins",
      "benchmark.distributed", "benchmark.results"),
     ("benchmark.data",),
     ("benchmark.models",),

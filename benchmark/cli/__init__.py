@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from benchmark.cli import check, evaluate, perf, report, run, study, sweep, train, transfer, verify, zoo
+from benchmark.cores import usable_cores
 from benchmark.errors import BenchmarkError
 
 COMMANDS = (zoo, train, evaluate, run, study, sweep, report, check, perf, transfer, verify)
@@ -34,7 +36,16 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     return args
 
 
+def _threads_within_reach() -> None:
+    """Held to fewer cores than the machine has (a Slurm job's affinity, a container's quota), start no more
+    threads than those cores: torch would start one per machine core, and they would spin against each other."""
+    cores = usable_cores()
+    if cores < (os.cpu_count() or cores):
+        os.environ.setdefault("OMP_NUM_THREADS", str(cores))  # read when torch is first imported
+
+
 def main(argv: list[str] | None = None) -> int:
+    _threads_within_reach()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(parser, argv)

@@ -9,10 +9,11 @@ that many threads would compute it; the record says how many threads that was.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Iterator
+
+from benchmark.cores import usable_cores
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def default_jobs(n_tasks: int, device: str = "cpu") -> int:
 
     if device != "cpu" or context().enabled or n_tasks < 2:
         return 1
-    return max(1, min(n_tasks, os.cpu_count() or 1))
+    return max(1, min(n_tasks, usable_cores()))
 
 
 def _init(threads: int) -> None:
@@ -61,7 +62,7 @@ def evaluate_jobs(jobs: list[Job], opts, where, n_jobs: int, entries=None) -> It
             record, path = evaluate_entry(entries[job.name], job.seed, job.protocol, opts, replace(where, write=False))
             yield job, record, path
         return
-    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    threads = max(1, usable_cores() // n_jobs)
     ctx = multiprocessing.get_context("spawn")  # no fork after OpenMP threads have started
     worker_opts = replace(opts, show_progress=False)
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init, initargs=(threads,)) as pool:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.cores import usable_cores
 from benchmark.errors import BenchmarkError
 from benchmark.paths import user_studies_dir
 from benchmark.studies.catalog import write_entries
@@ -86,7 +87,7 @@ def default_lanes(device: str) -> int:
         import torch
 
         return max(1, torch.cuda.device_count())
-    return os.cpu_count() or 1
+    return usable_cores()
 
 
 class Stopped(BenchmarkError):

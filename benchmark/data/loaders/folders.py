@@ -15,13 +15,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from benchmark.data.datasets import DatasetRequest, ImageDataset, register_dataset
+from benchmark.cores import usable_cores
 from benchmark.errors import BenchmarkError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
 def default_workers() -> int:
-    return int(os.environ.get("RTB_WORKERS", min(8, os.cpu_count() or 1)))
+    return int(os.environ.get("RTB_WORKERS", min(8, usable_cores())))
 
 
 def list_images(split_dir: Path) -> tuple[list[tuple[Path, int]], list[str]]:
