@@ -102,3 +102,26 @@ def test_the_verdicts_come_from_the_confirmatory_seeds_and_the_exploratory_half_
     assert next(x for x in fam["exploratory"] if x.key == "e").final == "missing data"   # no exploratory (e) arm
     lines = halves_summary([(fam, claims)])
     assert any(line.startswith("| (c) |") and "(differs)" in line for line in lines) == (c.final != explo_c.final)
+
+
+def test_the_halves_pair_tests_of_the_same_shape_not_of_the_same_position():
+    """The exploratory half may lack a test (a cost test) and name another model for a role (its LwF): each of its
+    tests stands beside the confirmatory test of the same wording, the k-th of a wording beside the k-th."""
+    from benchmark.reports.claim_tests import Test
+    from benchmark.reports.claims import same_tests
+
+    def t(text):
+        return Test(text, None, +1)
+
+    explo = [t("n=10: robust(a10) - robust(s10) > 0"), t("n=100: robust(a100) - robust(s100) > 0"),
+             t("robust(front1) - robust(lin) > -5 (non-inferior)"),
+             t("robust(r1) - robust(r2) >= 0 (one more block retrained)"),
+             t("robust(r2) - robust(r3) >= 0 (one more block retrained)")]
+    conf = [t("n=10: robust(a10) - robust(s10) > 0"), t("n=10: cost(a10) / cost(s10) <= 0.2"),
+            t("n=100: robust(a100) - robust(s100) > 0"), t("n=100: cost(a100) / cost(s100) <= 0.2"),
+            t("robust(front2) - robust(lin) > -5 (non-inferior)"),
+            t("robust(r1) - robust(r2) >= 0 (one more block retrained)"),
+            t("robust(r2) - robust(r3) >= 0 (one more block retrained)")]
+    paired = same_tests(explo, conf)
+    assert [u.text for u in paired] == [conf[0].text, conf[2].text, conf[4].text, conf[5].text, conf[6].text]
+    assert same_tests(explo[:1], []) == [None]

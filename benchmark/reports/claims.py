@@ -4,6 +4,7 @@ The tests are benchmark.reports.claim_tests'; which records decide, benchmark.re
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from benchmark.reports.claim_tests import MIN_SEEDS, Claim, Test, _rows, diff, level
@@ -176,6 +177,24 @@ def halves_summary(results) -> list[str]:
     return lines
 
 
+def _shape(text: str) -> str:
+    """A test's wording with its models left out: the halves may name different models for a role (the exploratory
+    half's LwF is not the confirmatory one's), and a half may lack a test the other has (a cost test)."""
+    return re.sub(r"\(\w+\)", "()", text)
+
+
+def same_tests(tests: list[Test], others: list[Test]) -> list[Test | None]:
+    """For each test, the other half's test of the same shape, the k-th of a shape paired with the k-th."""
+    left = list(others)
+    out = []
+    for t in tests:
+        u = next((o for o in left if _shape(o.text) == _shape(t.text)), None)
+        if u is not None:
+            left.remove(u)
+        out.append(u)
+    return out
+
+
 def exploratory_section(family: dict, claims: list[Claim]) -> list[str]:
     """A confirmatory family's tests on its exploratory seeds, beside the confirmatory ones."""
     explo = family.get("exploratory")
@@ -188,8 +207,7 @@ def exploratory_section(family: dict, claims: list[Claim]) -> list[str]:
     by_key = {c.key: c for c in claims}
     for e in explo:
         c = by_key.get(e.key)
-        for i, t in enumerate(e.tests):
-            u = c.tests[i] if c and i < len(c.tests) else None
+        for t, u in zip(e.tests, same_tests(e.tests, c.tests if c else [])):
             lines.append(f"| ({e.key}) {e.final} | {t.text} | {_estimate_text(t)} | {t.label} | "
                          f"{_estimate_text(u) if u else '-'} | {u.label if u else '-'} |")
     return lines + [""]
