@@ -45,3 +45,8 @@ def usable_cores() -> int:
         cores = os.cpu_count() or 1
     quota = _cgroup_cores()
     return max(1, min(cores, quota) if quota else cores)
+
+
+def threads_per_job(n_jobs: int) -> int:
+    """Each of n_jobs processes side by side gets an equal share of the usable cores, at least one thread."""
+    return max(1, usable_cores() // n_jobs)

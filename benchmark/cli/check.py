@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import replace
 
 from benchmark.cli.common import add_common, add_eval_options, eval_options, selected_models, train_options
-from benchmark.cores import usable_cores
+from benchmark.cores import threads_per_job
 from benchmark.errors import BenchmarkError
 
 PROJECT_PROTOCOL = "fmnist-linf-quick"  # the protocol of the project's committed records, which its gates compare
@@ -147,7 +147,7 @@ def training_gate(names, entries, protocol, opts, args) -> list[str]:
             for name, seed in work:
                 report(*_retrain(name, seed, topts, protocol, ev, args.data_dir, scratch, entries))
         else:
-            threads = max(1, usable_cores() // n_jobs)
+            threads = threads_per_job(n_jobs)
             topts, ev = replace(topts, show_progress=False), replace(ev, show_progress=False)
             with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                      initargs=(threads,)) as pool:

@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from benchmark.cores import usable_cores
+from benchmark.cores import threads_per_job, usable_cores
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def evaluate_jobs(jobs: list[Job], opts, where, n_jobs: int, entries=None) -> It
             record, path = evaluate_entry(entries[job.name], job.seed, job.protocol, opts, replace(where, write=False))
             yield job, record, path
         return
-    threads = max(1, usable_cores() // n_jobs)
+    threads = threads_per_job(n_jobs)
     ctx = multiprocessing.get_context("spawn")  # no fork after OpenMP threads have started
     worker_opts = replace(opts, show_progress=False)
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init, initargs=(threads,)) as pool:

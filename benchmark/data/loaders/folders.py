@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from benchmark.data.datasets import DatasetRequest, ImageDataset, register_dataset
 from benchmark.cores import usable_cores
+from benchmark.data.datasets import DatasetRequest, ImageDataset, register_dataset
 from benchmark.errors import BenchmarkError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
